@@ -1,0 +1,40 @@
+# The two quick-start commands: `make demo` and `make test`. Each builds .venv when it is missing.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench clean kubectl
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# kubectl is on these machines; elsewhere install Debian's client when we can (tests that need it skip otherwise).
+kubectl:
+	@command -v kubectl >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && apt-get install -y -qq kubernetes-client) >/dev/null 2>&1 || \
+		echo "kubectl not found and could not be installed: kubectl tests will be skipped"; }
+
+demo: $(STAMP)
+	$(BIN)/irkit sim demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test: $(STAMP) kubectl lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/sim_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

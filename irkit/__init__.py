@@ -1,0 +1,5 @@
+"""irkit: a Kubernetes incident-response toolkit."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,27 @@
+"""The ``irkit`` command. Sub-commands live in their own modules and import heavy libraries late."""
+
+from __future__ import annotations
+
+import typer
+
+from irkit import __version__
+from irkit.cli.sim import sim_app
+
+app = typer.Typer(
+    name="irkit",
+    help="Kubernetes incident response: isolate, collect evidence, contain, and write the RCA.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sim_app, name="sim")
+
+
+@app.command()
+def version() -> None:
+    """Print irkit's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,332 @@
+"""A small controller manager, so the simulated cluster behaves like one.
+
+Deployments get a ReplicaSet per pod template, ReplicaSets/StatefulSets/DaemonSets get that many
+Running pods (owner references, template labels, a node), and Events record each change. It runs
+synchronously after every write, so a client sees the effect of a scale in its very next read: no
+sleeps in tests or drills. There is no scheduler and no kubelet: pods are Running as soon as they
+exist.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+from irkit.sim.resources import BY_KIND, ResourceType
+from irkit.sim.store import Obj, Store, rfc3339
+
+PODS = BY_KIND[("", "Pod")]
+NODES = BY_KIND[("", "Node")]
+SERVICES = BY_KIND[("", "Service")]
+DEPLOYMENTS = BY_KIND[("apps", "Deployment")]
+REPLICASETS = BY_KIND[("apps", "ReplicaSet")]
+STATEFULSETS = BY_KIND[("apps", "StatefulSet")]
+DAEMONSETS = BY_KIND[("apps", "DaemonSet")]
+NAMESPACES = BY_KIND[("", "Namespace")]
+SERVICE_ACCOUNTS = BY_KIND[("", "ServiceAccount")]
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+DEFAULT_NODE = "sim-node-1"
+
+
+def stable_suffix(seed: str, n: int) -> str:
+    """Deterministic kube-style name suffix, so scenarios can name the pods a controller makes."""
+    digest = hashlib.sha256(seed.encode()).digest()
+    return "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:n])
+
+
+def template_hash(template: Any) -> str:
+    return stable_suffix(json.dumps(template, sort_keys=True), 10)
+
+
+def owner_ref(owner: Obj) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def owned_by(store: Store, rt: ResourceType, owner: Obj) -> list[Obj]:
+    uid = owner["metadata"]["uid"]
+    return [
+        o
+        for o in store.list(rt, owner["metadata"]["namespace"])
+        if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
+    ]
+
+
+class Controllers:
+    """Reconciles workloads into pods. ``reconcile`` is the store's write hook."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._serial: dict[str, int] = {}
+        self._cluster_ips = 0
+
+    def reconcile(self) -> None:
+        # Each pass may create objects that the next pass reacts to (Deployment -> RS -> Pods).
+        for _ in range(5):
+            before = self.store.resource_version
+            for ns in self.store.list(NAMESPACES):
+                self._namespace(ns)
+            for dep in self.store.list(DEPLOYMENTS):
+                self._deployment(dep)
+            for rs in self.store.list(REPLICASETS):
+                self._replicas(rs, REPLICASETS, ordinal_names=False)
+            for sts in self.store.list(STATEFULSETS):
+                self._replicas(sts, STATEFULSETS, ordinal_names=True)
+            for ds in self.store.list(DAEMONSETS):
+                self._daemonset(ds)
+            for pod in self.store.list(PODS):
+                if "status" not in pod or not pod["status"].get("phase"):
+                    self._start_pod(pod)
+            for svc in self.store.list(SERVICES):
+                if not svc.get("spec", {}).get("clusterIP"):
+                    self._assign_cluster_ip(svc)
+            if self.store.resource_version == before:
+                return
+
+    def _namespace(self, ns: Obj) -> None:
+        name = ns["metadata"]["name"]
+        if not (ns.get("status") or {}).get("phase"):
+            self.store.update(NAMESPACES, "", name, lambda o: o | {"status": {"phase": "Active"}}, part="status")
+        if self.store.find(SERVICE_ACCOUNTS, name, "default") is None:
+            self.store.create(SERVICE_ACCOUNTS, name, {"metadata": {"name": "default"}})
+
+    # ---- deployments -------------------------------------------------------------------------
+    def _deployment(self, dep: Obj) -> None:
+        ns, name = dep["metadata"]["namespace"], dep["metadata"]["name"]
+        spec = dep.get("spec", {})
+        template = spec.get("template", {})
+        replicas = int(spec.get("replicas", 1))
+        phash = template_hash(template)
+        rs_name = f"{name}-{phash}"
+        current = self.store.find(REPLICASETS, ns, rs_name)
+        if current is None:
+            self.store.create(REPLICASETS, ns, self._new_rs(dep, rs_name, phash, replicas))
+            self.store.record_event(
+                dep, "ScalingReplicaSet", f"Scaled up replica set {rs_name} from 0 to {replicas}",
+                component="deployment-controller",
+            )
+        elif current["spec"].get("replicas") != replicas:
+            old = current["spec"].get("replicas", 0)
+            self._set_replicas(REPLICASETS, current, replicas)
+            verb = "up" if replicas > old else "down"
+            self.store.record_event(
+                dep, "ScalingReplicaSet", f"Scaled {verb} replica set {rs_name} from {old} to {replicas}",
+                component="deployment-controller",
+            )
+        for rs in owned_by(self.store, REPLICASETS, dep):
+            if rs["metadata"]["name"] != rs_name and rs["spec"].get("replicas", 0) != 0:
+                self._set_replicas(REPLICASETS, rs, 0)
+        self._update_status(DEPLOYMENTS, dep, replicas, self._ready_count(dep, REPLICASETS))
+
+    def _new_rs(self, dep: Obj, rs_name: str, phash: str, replicas: int) -> Obj:
+        template = copy.deepcopy(dep["spec"].get("template", {}))
+        labels = dict(template.get("metadata", {}).get("labels") or {}) | {"pod-template-hash": phash}
+        template.setdefault("metadata", {})["labels"] = labels
+        selector = copy.deepcopy(dep["spec"].get("selector") or {})
+        selector.setdefault("matchLabels", {})["pod-template-hash"] = phash
+        return {
+            "metadata": {
+                "name": rs_name,
+                "labels": labels,
+                "annotations": {"deployment.kubernetes.io/revision": "1"},
+                "ownerReferences": [owner_ref(dep)],
+            },
+            "spec": {"replicas": replicas, "selector": selector, "template": template},
+        }
+
+    def _ready_count(self, owner: Obj, child_rt: ResourceType) -> int:
+        return sum(c.get("status", {}).get("readyReplicas", 0) for c in owned_by(self.store, child_rt, owner))
+
+    # ---- replica owners ----------------------------------------------------------------------
+    def _replicas(self, owner: Obj, rt: ResourceType, ordinal_names: bool) -> None:
+        want = int(owner.get("spec", {}).get("replicas", 1))
+        pods = owned_by(self.store, PODS, owner)
+        name = owner["metadata"]["name"]
+        if ordinal_names:
+            pods.sort(key=lambda p: int(p["metadata"]["name"].rsplit("-", 1)[-1]))
+        else:
+            pods.sort(key=lambda p: (p["metadata"]["creationTimestamp"], p["metadata"]["name"]))
+        for i in range(len(pods), want):
+            pod_name = f"{name}-{i}" if ordinal_names else self._next_pod_name(name)
+            self._create_pod(owner, rt, pod_name)
+        for pod in reversed(pods[want:]):
+            self.store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            self.store.record_event(
+                owner, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
+                component=f"{rt.singular_name}-controller",
+            )
+        # Pods start Running at once (no kubelet), so every wanted pod is also ready.
+        self._update_status(rt, owner, want, want)
+
+    def _daemonset(self, ds: Obj) -> None:
+        nodes = [n["metadata"]["name"] for n in self.store.list(NODES)] or [DEFAULT_NODE]
+        pods = owned_by(self.store, PODS, ds)
+        placed = {p.get("spec", {}).get("nodeName") for p in pods}
+        for node in nodes:
+            if node not in placed:
+                self._create_pod(ds, DAEMONSETS, self._next_pod_name(ds["metadata"]["name"]), node)
+        status = ds.get("status", {})
+        if status.get("desiredNumberScheduled") != len(nodes):
+            new_status = {
+                "currentNumberScheduled": len(nodes),
+                "desiredNumberScheduled": len(nodes),
+                "numberReady": len(nodes),
+                "numberAvailable": len(nodes),
+                "updatedNumberScheduled": len(nodes),
+                "numberMisscheduled": 0,
+                "observedGeneration": ds["metadata"].get("generation", 1),
+            }
+            self.store.update(DAEMONSETS, ds["metadata"]["namespace"], ds["metadata"]["name"],
+                              lambda o: o | {"status": new_status}, part="status")
+
+    def _next_pod_name(self, owner_name: str) -> str:
+        n = self._serial.get(owner_name, 0)
+        self._serial[owner_name] = n + 1
+        return f"{owner_name}-{stable_suffix(f'{owner_name}/{n}', 5)}"
+
+    def _create_pod(self, owner: Obj, rt: ResourceType, pod_name: str, node: str | None = None) -> None:
+        template = copy.deepcopy(owner.get("spec", {}).get("template", {}))
+        meta = template.get("metadata", {})
+        spec = template.get("spec", {})
+        spec.setdefault("nodeName", node or self._pick_node(pod_name))
+        spec.setdefault("serviceAccountName", "default")
+        spec.setdefault("restartPolicy", "Always")
+        if rt is STATEFULSETS:
+            spec.setdefault("hostname", pod_name)
+        pod = {
+            "metadata": {
+                "name": pod_name,
+                "labels": meta.get("labels") or {},
+                "annotations": meta.get("annotations") or {},
+                "ownerReferences": [owner_ref(owner)],
+            },
+            "spec": spec,
+        }
+        self.store.create(PODS, owner["metadata"]["namespace"], pod)
+        self.store.record_event(
+            owner, "SuccessfulCreate", f"Created pod: {pod_name}", component=f"{rt.singular_name}-controller"
+        )
+
+    def _pick_node(self, seed: str) -> str:
+        nodes = [n["metadata"]["name"] for n in self.store.list(NODES)]
+        if not nodes:
+            return DEFAULT_NODE
+        return nodes[int(hashlib.sha256(seed.encode()).hexdigest(), 16) % len(nodes)]
+
+    def _start_pod(self, pod: Obj) -> None:
+        """Stand in for scheduler and kubelet: the pod is Running with all containers ready."""
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        started = pod["metadata"]["creationTimestamp"]
+        ip_seed = int(hashlib.sha256(f"{ns}/{name}".encode()).hexdigest(), 16)
+        spec = pod.get("spec", {})
+        statuses = [_container_status(c, started) for c in spec.get("containers", [])]
+        init = [_container_status(c, started, init=True) for c in spec.get("initContainers", [])]
+        conditions = [
+            {"type": t, "status": "True", "lastTransitionTime": started}
+            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+        ]
+        new_status: dict[str, Any] = {
+            "phase": "Running",
+            "conditions": conditions,
+            "hostIP": f"10.0.0.{ip_seed % 250 + 2}",
+            "podIP": f"10.244.{ip_seed % 200}.{ip_seed // 200 % 250 + 2}",
+            "startTime": started,
+            "containerStatuses": statuses,
+            "qosClass": "BestEffort",
+        }
+        if init:
+            new_status["initContainerStatuses"] = init
+
+        def change(o: Obj) -> Obj:
+            o.setdefault("spec", {}).setdefault("nodeName", self._pick_node(name))
+            o["status"] = new_status
+            return o
+
+        self.store.update(PODS, ns, name, change)
+        node = self.store.get(PODS, ns, name)["spec"]["nodeName"]
+        self.store.record_event(
+            pod, "Scheduled", f"Successfully assigned {ns}/{name} to {node}", component="default-scheduler"
+        )
+        for c in spec.get("containers", []):
+            image = c.get("image", "")
+            self.store.record_event(pod, "Pulled", f'Container image "{image}" already present on machine', component="kubelet")
+            self.store.record_event(pod, "Started", f"Started container {c.get('name', '')}", component="kubelet")
+
+    def _assign_cluster_ip(self, svc: Obj) -> None:
+        self._cluster_ips += 1
+        ip = f"10.96.{self._cluster_ips // 250}.{self._cluster_ips % 250 + 1}"
+
+        def change(o: Obj) -> Obj:
+            spec = o.setdefault("spec", {})
+            if spec.get("type") != "ExternalName":
+                spec["clusterIP"] = ip
+                spec["clusterIPs"] = [ip]
+            spec.setdefault("type", "ClusterIP")
+            return o
+
+        self.store.update(SERVICES, svc["metadata"]["namespace"], svc["metadata"]["name"], change)
+
+    # ---- shared ------------------------------------------------------------------------------
+    def _set_replicas(self, rt: ResourceType, obj: Obj, replicas: int) -> None:
+        def change(o: Obj) -> Obj:
+            o["spec"]["replicas"] = replicas
+            return o
+
+        self.store.update(rt, obj["metadata"]["namespace"], obj["metadata"]["name"], change)
+
+    def _update_status(self, rt: ResourceType, obj: Obj, want: int, ready: int) -> None:
+        new_status: dict[str, Any] = {
+            "replicas": want,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "observedGeneration": obj["metadata"].get("generation", 1),
+        }
+        if rt is not REPLICASETS:
+            new_status["updatedReplicas"] = want
+        if rt is REPLICASETS:
+            new_status["fullyLabeledReplicas"] = want
+        if rt is STATEFULSETS:
+            new_status["currentReplicas"] = want
+        if rt is DEPLOYMENTS:
+            new_status["conditions"] = [{
+                "type": "Available", "status": "True" if ready >= want else "False",
+                "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.",
+                "lastUpdateTime": obj["metadata"]["creationTimestamp"],
+                "lastTransitionTime": obj["metadata"]["creationTimestamp"],
+            }]
+        if not ready:
+            for k in ("readyReplicas", "availableReplicas"):
+                new_status.pop(k)
+        if obj.get("status") != new_status:
+            self.store.update(rt, obj["metadata"]["namespace"], obj["metadata"]["name"],
+                              lambda o: o | {"status": new_status}, part="status")
+
+
+def _container_status(container: dict[str, Any], started: str, init: bool = False) -> dict[str, Any]:
+    image = container.get("image", "")
+    state = (
+        {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started}}
+        if init
+        else {"running": {"startedAt": started}}
+    )
+    return {
+        "name": container.get("name", ""),
+        "image": image,
+        "imageID": f"docker-pullable://{image}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+        "containerID": f"containerd://{hashlib.sha256((container.get('name', '') + started).encode()).hexdigest()}",
+        "ready": not init,
+        "started": not init,
+        "restartCount": 0,
+        "state": state,
+    }
+
+
+__all__ = ["Controllers", "rfc3339", "stable_suffix"]

@@ -1,0 +1,412 @@
+"""Container logs of the simulated cluster: where their lines come from, and how one is streamed.
+
+The simulated apiserver answers ``GET .../pods/{name}/log`` from a ``LogSource``. Drills need logs
+that read like real ones (scenario text with realistic times, or a file next to the scenario) and
+huge ones (to exercise evidence-collection limits) that cost neither memory nor start-up time.
+``stream_log`` applies the query options the way the kubelet does, so clients see the bytes a real
+cluster would send: position at the last ``tailLines`` lines, drop lines older than the since bound
+(``sinceSeconds`` or ``sinceTime``), prefix timestamps, cut at ``limitBytes`` even mid-line.
+
+``follow`` is accepted, but the sim has no live writers: every source is complete when served, so a
+followed log ends where an unfollowed one does, as when following a terminated container.
+
+Sizes (``parse_size``): ``KB``/``MB``/``GB`` are decimal (1000) and ``KiB``/``MiB``/``GiB`` binary
+(1024), as in SI/IEC and in Kubernetes quantities (``M`` and ``Mi`` differ the same way).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+Line = tuple[datetime, str]
+"""One log line: its timezone-aware UTC timestamp and its text, without the newline."""
+
+ONE_SECOND = timedelta(seconds=1)
+_ONE_US = timedelta(microseconds=1)
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)", re.ASCII)
+_EMBEDDED_TS = re.compile(f"({_RFC3339.pattern}) ", re.ASCII)
+
+
+def _utc(ts: datetime, what: str) -> datetime:
+    if ts.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {ts.isoformat()}")
+    return ts.astimezone(UTC)
+
+
+def _check_interval(interval: timedelta) -> timedelta:
+    # Finding the line at a given time divides by the interval.
+    if interval < _ONE_US:
+        raise ValueError(f"interval must be at least one microsecond, got {interval}")
+    return interval
+
+
+def _stamp(index: int, raw: str, start: datetime, interval: timedelta) -> Line:
+    """Line ``index`` of a text log: its own leading RFC3339 time if it has one, else its slot."""
+    match = _EMBEDDED_TS.match(raw)
+    if match:
+        try:
+            return datetime.fromisoformat(match[1]).astimezone(UTC), raw[match.end() :]
+        except ValueError:
+            pass  # say month 13: serve the line as written rather than fail in mid-stream
+    return start + interval * index, raw
+
+
+def format_timestamp(ts: datetime) -> str:
+    """``2026-11-26T03:12:01.000000000Z``: the kubelet's prefix (RFC3339, nine digits, UTC)."""
+    utc = ts.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond:06d}000Z"
+
+
+class LogSource(ABC):
+    """A container's log: lines in order, each with its UTC timestamp and its text."""
+
+    @abstractmethod
+    def line_count(self) -> int | None:
+        """Number of lines, or None when knowing it means reading the whole log."""
+
+    @abstractmethod
+    def iter_lines(self, start_index: int = 0) -> Iterator[Line]:
+        """The lines from index ``start_index`` (0-based) to the end."""
+
+    def index_at_or_after(self, ts: datetime) -> int:
+        """Index of the first line stamped at or after ``ts``, the line count if there is none.
+
+        This fallback reads lines until it finds one; sources that can compute it override it.
+        """
+        index = 0
+        for stamp, _ in self.iter_lines():
+            if stamp >= ts:
+                return index
+            index += 1
+        return index
+
+
+class TextLog(LogSource):
+    """A log written out in a scenario. Small by nature, so it is held parsed in memory."""
+
+    def __init__(self, text: str, start: datetime, interval: timedelta = ONE_SECOND) -> None:
+        start, interval = _utc(start, "start"), _check_interval(interval)
+        raws = text.replace("\r\n", "\n").split("\n")
+        if raws[-1] == "":
+            raws.pop()  # a final newline ends the last line, it does not start another
+        self._lines = [_stamp(i, raw, start, interval) for i, raw in enumerate(raws)]
+
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    def iter_lines(self, start_index: int = 0) -> Iterator[Line]:
+        return iter(self._lines[max(start_index, 0) :])
+
+
+class FileLog(LogSource):
+    """A log kept in a file, read line by line each time it is served, never whole."""
+
+    def __init__(self, path: Path | str, start: datetime, interval: timedelta = ONE_SECOND) -> None:
+        self.path = Path(path)
+        self._start, self._interval = _utc(start, "start"), _check_interval(interval)
+
+    def line_count(self) -> int | None:
+        return None  # counting reads the file; stream_log does that only when tailLines needs it
+
+    def iter_lines(self, start_index: int = 0) -> Iterator[Line]:
+        # errors="replace": one bad byte in a log file must not end a stream half-way.
+        with self.path.open(encoding="utf-8", errors="replace") as lines:
+            for index, raw in enumerate(lines):
+                if index >= start_index:
+                    yield _stamp(index, raw.rstrip("\n"), self._start, self._interval)
+
+
+DEFAULT_TEMPLATE = (
+    "{level} request id={index:09d} path={path} status={status} latency_ms={latency_ms} "
+    "trace={trace}"
+)
+_PATHS = ("/api/orders", "/api/users", "/api/cart", "/api/payments", "/healthz", "/metrics")
+_STATUSES = (200, 200, 200, 200, 200, 200, 201, 204, 304, 400, 404, 500, 503)
+
+
+def _fields(index: int, bits: int) -> dict[str, Any]:
+    """The values a template may use, all drawn from the line's index and its hash ``bits``."""
+    status = _STATUSES[bits % len(_STATUSES)]
+    level = "ERROR" if status >= 500 else "WARN" if status >= 400 else "INFO"
+    return {
+        "level": level,
+        "index": index,
+        "path": _PATHS[(bits >> 8) % len(_PATHS)],
+        "status": status,
+        "latency_ms": (bits >> 16) % 2000,
+        "trace": f"{bits:016x}",
+    }
+
+
+class GeneratedLog(LogSource):
+    """A synthetic log of any size, each line computed from the seed and the line's index.
+
+    All lines have one length (padded with spaces), so the line count follows from the size, and
+    the line at an index or a time is found by arithmetic: ``tailLines`` and ``sinceSeconds`` on a
+    100 MB log read nothing they skip, and nothing of the log's size is ever held. ``size_bytes``
+    counts text and newlines, the bytes served without ``timestamps``. A template is a
+    ``str.format`` string over the fields ``level index path status latency_ms trace``.
+    """
+
+    def __init__(
+        self,
+        size_bytes: int,
+        start: datetime,
+        interval: timedelta,
+        seed: str,
+        template: str | None = None,
+    ) -> None:
+        if size_bytes < 0:
+            raise ValueError(f"size must not be negative, got {size_bytes}")
+        self._start, self._interval = _utc(start, "start"), _check_interval(interval)
+        self._template = DEFAULT_TEMPLATE if template is None else template
+        self._hasher = hashlib.blake2b(seed.encode(), digest_size=8)
+        self.line_length = self._widest_line(size_bytes)
+        self._count = size_bytes // (self.line_length + 1)
+
+    def _widest_line(self, size_bytes: int) -> int:
+        # The fixed length counts characters as bytes, and a newline would break the line count.
+        if not self._template.isascii() or "\n" in self._template or "\r" in self._template:
+            raise ValueError("template must be ASCII text on one line")
+        widest = {"level": "ERROR", "index": max(size_bytes, 1), "path": max(_PATHS, key=len)}
+        widest |= {"status": 999, "latency_ms": 1999, "trace": "f" * 16}
+        try:
+            return len(self._template.format_map(widest))
+        except (KeyError, IndexError) as e:
+            raise ValueError(f"unknown template field {e} (known: {', '.join(widest)})") from e
+
+    def line_count(self) -> int:
+        return self._count
+
+    def line_text(self, index: int) -> str:
+        """The text of line ``index``, computed directly."""
+        if not 0 <= index < self._count:
+            raise IndexError(f"line {index} of a {self._count}-line log")
+        hasher = self._hasher.copy()
+        hasher.update(index.to_bytes(8, "little"))
+        bits = int.from_bytes(hasher.digest(), "little")
+        text: str = self._template.format_map(_fields(index, bits))
+        return text.ljust(self.line_length)[: self.line_length]
+
+    def iter_lines(self, start_index: int = 0) -> Iterator[Line]:
+        for index in range(max(start_index, 0), self._count):
+            yield self._start + self._interval * index, self.line_text(index)
+
+    def index_at_or_after(self, ts: datetime) -> int:
+        micros = (_utc(ts, "ts") - self._start) // _ONE_US
+        if micros <= 0:
+            return 0
+        step = self._interval // _ONE_US
+        return min(-(-micros // step), self._count)  # ceiling: the first line not before ts
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """What a log request asks of the bytes: ``PodLogOptions`` without ``container`` and
+    ``previous``, which choose the source. Checked as the apiserver checks them."""
+
+    timestamps: bool = False
+    """Prefix each line with its time (``format_timestamp``) and a space."""
+    tail_lines: int | None = None
+    """Only the last N lines (before the since filter, as the kubelet does it); None: all."""
+    since_seconds: int | None = None
+    """Only lines stamped at or after ``now`` minus this many seconds."""
+    since_time: datetime | None = None
+    """Only lines stamped at or after this time (timezone-aware)."""
+    limit_bytes: int | None = None
+    """Stop after this many bytes, counting prefixes and newlines, even inside a line."""
+    follow: bool = False
+    """Keep streaming new lines; the sim has none, so the stream ends anyway."""
+
+    def __post_init__(self) -> None:
+        errors = []
+        if self.tail_lines is not None and self.tail_lines < 0:
+            errors.append(f"tailLines: Invalid value: {self.tail_lines}: {_AT_LEAST_0}")
+        if self.limit_bytes is not None and self.limit_bytes < 1:
+            errors.append(f"limitBytes: Invalid value: {self.limit_bytes}: {_ABOVE_0}")
+        if self.since_seconds is not None and self.since_time is not None:
+            errors.append(f"Forbidden: at most one of {_SINCE_BOTH} may be specified")
+        elif self.since_seconds is not None and self.since_seconds < 1:
+            errors.append(f"sinceSeconds: Invalid value: {self.since_seconds}: {_ABOVE_0}")
+        if self.since_time is not None and self.since_time.utcoffset() is None:
+            errors.append(f"sinceTime: Invalid value: {self.since_time}: must have a timezone")
+        if errors:  # several problems are listed together, as the apiserver aggregates them
+            raise ValueError(errors[0] if len(errors) == 1 else f"[{', '.join(errors)}]")
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, list[str]]) -> LogOptions:
+        """Options from a parsed query string (``urllib.parse.parse_qs``); others are ignored."""
+        first = {key: values[0] for key, values in query.items() if values}  # as the apiserver
+        since_time = first.get("sinceTime")
+        return cls(
+            timestamps=_query_bool(first.get("timestamps")),
+            tail_lines=_query_int(first, "tailLines"),
+            since_seconds=_query_int(first, "sinceSeconds"),
+            since_time=None if since_time is None else _query_time(since_time),
+            limit_bytes=_query_int(first, "limitBytes"),
+            follow=_query_bool(first.get("follow")),
+        )
+
+
+_AT_LEAST_0 = "must be greater than or equal to 0"
+_ABOVE_0 = "must be greater than 0"
+_SINCE_BOTH = "`sinceTime` or `sinceSeconds`"
+
+
+def _query_bool(raw: str | None) -> bool:
+    # Kubernetes reads any value but "0" and "false" as true, the empty string included.
+    return raw is not None and raw.lower() not in ("0", "false")
+
+
+def _query_int(first: Mapping[str, str], name: str) -> int | None:
+    raw = first.get(name)
+    if raw is None:
+        return None
+    if re.fullmatch(r"[+-]?[0-9]+", raw) is None:  # what Go's strconv.ParseInt accepts
+        raise ValueError(f'{name}: Invalid value: "{raw}": must be an integer')
+    return int(raw)
+
+
+def _query_time(raw: str) -> datetime:
+    if _RFC3339.fullmatch(raw) is None:
+        raise ValueError(f'sinceTime: Invalid value: "{raw}": must be an RFC3339 time')
+    try:
+        return datetime.fromisoformat(raw).astimezone(UTC)
+    except ValueError as e:
+        raise ValueError(f'sinceTime: Invalid value: "{raw}": {e}') from e
+
+
+def stream_log(
+    source: LogSource, options: LogOptions, now: datetime, chunk_size: int = 64 * 1024
+) -> Iterator[bytes]:
+    """The log as the kubelet sends it, in chunks of at most ``chunk_size`` bytes.
+
+    Only one chunk and one line are held at a time, whatever the size of the log.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    buffer = bytearray()
+    for line in _encoded_lines(source, options, _utc(now, "now")):
+        buffer += line
+        while len(buffer) >= chunk_size:
+            yield bytes(buffer[:chunk_size])
+            del buffer[:chunk_size]
+    if buffer:
+        yield bytes(buffer)
+
+
+def _encoded_lines(source: LogSource, options: LogOptions, now: datetime) -> Iterator[bytes]:
+    since = options.since_time
+    if options.since_seconds is not None:
+        since = now - timedelta(seconds=options.since_seconds)
+    remaining = options.limit_bytes
+    for stamp, text in source.iter_lines(_first_index(source, options.tail_lines, since)):
+        if since is not None and stamp < since:
+            continue  # an out-of-order line inside the tail: the kubelet skips it too
+        prefix = f"{format_timestamp(stamp)} " if options.timestamps else ""
+        line = f"{prefix}{text}\n".encode()
+        if remaining is not None:
+            line = line[:remaining]
+            remaining -= len(line)
+        yield line
+        if remaining == 0:
+            return
+
+
+def _first_index(source: LogSource, tail_lines: int | None, since: datetime | None) -> int:
+    """Where streaming starts: the kubelet seeks to the tail first, then filters by time."""
+    first = 0
+    if tail_lines is not None:
+        count = source.line_count()
+        if count is None:  # one more pass over the log, in constant memory (a deque would not be)
+            count = sum(1 for _ in source.iter_lines())
+        first = max(count - tail_lines, 0)
+    if since is not None:  # lines before the first one at or after `since` would all be dropped
+        first = max(first, source.index_at_or_after(since))
+    return first
+
+
+_SPEC_KEYS = ("text", "file", "generate", "interval")
+_GENERATE_KEYS = ("size", "template")
+_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([KMG]i?B|B)?", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``100MB``, ``512 KiB``, ``1.5GB`` or ``2048``; a fraction of a byte is dropped."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"bad size {text!r}: expected a number and one of B, KB, MB, GB, KiB, ...")
+    number, unit = match.groups()
+    return int(Decimal(number) * _UNITS[(unit or "B").lower()])
+
+
+def make_source(
+    spec: Mapping[str, Any], *, start: datetime, seed: str, base_dir: Path
+) -> LogSource:
+    """The source a scenario's log spec describes: exactly one of ``text``, ``file`` (relative to
+    ``base_dir``) or ``generate: {size, template?}``, plus ``interval`` in seconds (default 1).
+
+    ``seed`` makes generated lines reproducible: give each container its own (say the scenario's
+    seed with the pod and container names) so that two containers do not print the same lines.
+    """
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"a log spec must be a mapping, got {type(spec).__name__}")
+    _reject_unknown(spec, _SPEC_KEYS, "")
+    kinds = [key for key in _SPEC_KEYS[:3] if key in spec]
+    if len(kinds) != 1:
+        found = " and ".join(f"'{kind}'" for kind in kinds) or "none"
+        raise ValueError(f"a log needs exactly one of 'text', 'file', 'generate'; got {found}")
+    interval = spec.get("interval", 1.0)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
+        raise ValueError(f"'interval' must be a positive number of seconds, got {interval!r}")
+    every = timedelta(seconds=interval)
+    value = spec[kinds[0]]
+    match kinds[0]:
+        case "text":
+            return TextLog(_string(value, "text"), start, every)
+        case "file":
+            path = base_dir / _string(value, "file")
+            if not path.is_file():
+                raise ValueError(f"'file': no file {str(value)!r} in {base_dir}")
+            return FileLog(path, start, every)
+        case _:
+            size, template = _generate_spec(value)
+            return GeneratedLog(size, start, every, seed, template)
+
+
+def _generate_spec(value: object) -> tuple[int, str | None]:
+    if not isinstance(value, Mapping):
+        raise ValueError("'generate' must be a mapping with 'size' and optionally 'template'")
+    _reject_unknown(value, _GENERATE_KEYS, "generate.")
+    if "size" not in value:
+        raise ValueError("'generate' needs a 'size', like '100MB'")
+    size, template = value["size"], value.get("template")
+    if isinstance(size, str):
+        size = parse_size(size)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"'generate.size' must be bytes or a size like '100MB', got {size!r}")
+    return size, None if template is None else _string(template, "generate.template")
+
+
+def _string(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"'{key}' must be a string, got {type(value).__name__}")
+    return value
+
+
+def _reject_unknown(spec: Mapping[Any, Any], known: tuple[str, ...], prefix: str) -> None:
+    for key in spec:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known)}"
+            raise ValueError(f"unknown key '{prefix}{key}' ({hint})")

@@ -1,0 +1,118 @@
+"""The resource types the simulated API server serves.
+
+One table drives routing, discovery (``/api``, ``/apis``) and kubectl's short names, so adding a
+type is one line here plus, if it needs one, a controller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    categories: tuple[str, ...] = ()
+    singular: str = field(default="")
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular_name(self) -> str:
+        return self.singular or self.kind.lower()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity independent of version: (group, plural)."""
+        return (self.group, self.plural)
+
+
+def _core(plural: str, kind: str, namespaced: bool = True, **kw: object) -> ResourceType:
+    return ResourceType("", "v1", plural, kind, namespaced, **kw)  # type: ignore[arg-type]
+
+
+_ALL = ("all",)
+RESOURCE_TYPES: tuple[ResourceType, ...] = (
+    _core("namespaces", "Namespace", False, short_names=("ns",), subresources=("status", "finalize")),
+    _core("pods", "Pod", short_names=("po",), subresources=("log", "status"), categories=_ALL),
+    _core("services", "Service", short_names=("svc",), categories=_ALL),
+    _core("events", "Event", short_names=("ev",)),
+    _core("configmaps", "ConfigMap", short_names=("cm",)),
+    _core("secrets", "Secret"),
+    _core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    _core("nodes", "Node", False, short_names=("no",), subresources=("status",)),
+    ResourceType(
+        "apps", "v1", "deployments", "Deployment", True, ("deploy",), ("scale", "status"), categories=_ALL
+    ),
+    ResourceType(
+        "apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("scale", "status"), categories=_ALL
+    ),
+    ResourceType(
+        "apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), ("scale", "status"), categories=_ALL
+    ),
+    ResourceType(
+        "apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",), categories=_ALL
+    ),
+    ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
+    ),
+    ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
+    ResourceType(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        ("status",),
+        categories=_ALL,
+    ),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        verbs=("create",),
+    ),
+)
+
+BY_GROUP_VERSION_PLURAL: dict[tuple[str, str, str], ResourceType] = {
+    (rt.group, rt.version, rt.plural): rt for rt in RESOURCE_TYPES
+}
+BY_KIND: dict[tuple[str, str], ResourceType] = {(rt.group, rt.kind): rt for rt in RESOURCE_TYPES}
+
+
+def group_versions() -> dict[str, list[str]]:
+    """Every served group (core group as "") and its versions, in declaration order."""
+    out: dict[str, list[str]] = {}
+    for rt in RESOURCE_TYPES:
+        versions = out.setdefault(rt.group, [])
+        if rt.version not in versions:
+            versions.append(rt.version)
+    return out
+
+
+def resources_in(group: str, version: str) -> list[ResourceType]:
+    return [rt for rt in RESOURCE_TYPES if rt.group == group and rt.version == version]
+
+
+def for_api_version_kind(api_version: str, kind: str) -> ResourceType | None:
+    group, _, version = api_version.rpartition("/")
+    rt = BY_KIND.get((group, kind))
+    return rt if rt is not None and rt.version == version else None

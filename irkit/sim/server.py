@@ -1,0 +1,299 @@
+"""The HTTP face of the simulated cluster: framing, authentication, RBAC, faults and audit.
+
+A ``ThreadingHTTPServer`` (stdlib) serves each connection on its own thread: log follows and
+watches hold a connection open for minutes, and kubectl and the Python client keep several
+connections alive at once, so one thread per connection is simple and never blocks the others.
+The object store takes a lock per operation, which is what makes concurrent requests safe.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from irkit.sim import discovery, openapi, status, tables
+from irkit.sim.api import Reply, Request, ResourceApi, rbac_objects
+from irkit.sim.audit import AuditLog, build_event
+from irkit.sim.faults import FaultInjector, FaultRule
+from irkit.sim.rbac import RequestAttributes, UserInfo, authorize, forbidden_message
+from irkit.sim.routing import Target, parse_resource_path, verb_for
+from irkit.sim.store import Store, Watch
+
+PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+WATCH_POLL = 0.25
+
+
+@dataclass
+class SimState:
+    """Everything a request handler needs, shared by all handler threads."""
+
+    store: Store
+    api: ResourceApi
+    users: dict[str, UserInfo]  # bearer token -> user
+    faults: FaultInjector
+    audit: AuditLog
+    stopping: threading.Event = field(default_factory=threading.Event)
+    requests_served: int = 0
+
+
+class SimHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], state: SimState, tls: ssl.SSLContext) -> None:
+        self.state = state
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, SimHandler)
+        # The handshake runs on the connection's own thread, not in the accept loop.
+        self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+
+class SimHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SimHTTPServer
+    server_version = "irkit-sim"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Quiet: the audit log is the record of requests."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    # ---- one request -------------------------------------------------------------------------
+    def _serve(self) -> None:
+        state = self.server.state
+        received = datetime.now(UTC)
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        query = parse_qs(url.query, keep_blank_values=True)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        body = self._read_body(headers)
+        target = parse_resource_path(path)
+        watch = query.get("watch", [""])[-1] in ("1", "true", "True")
+        verb = verb_for(self.command, target, watch) if target else self.command.lower()
+        user = state.users.get(_bearer(headers), None)
+        code = 500
+        try:
+            if body is None:
+                raise status.ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+            if path not in PUBLIC_PATHS and user is None:
+                raise status.ApiError(401, "Unauthorized", "Unauthorized")
+            rule = state.faults.pick(self.command, path, _fault_resource(target))
+            if rule is not None and self._inject(rule, target):
+                code = 0  # connection dropped
+                return
+            assert user is not None or path in PUBLIC_PATHS
+            reply = self._route(state, path, query, headers, body, target, verb, user)
+            code = reply.code
+            self._send_reply(reply)
+        except status.ApiError as e:
+            code = e.code
+            self._send_json(e.code, e.status(), e.headers)
+        except (BrokenPipeError, ConnectionResetError):
+            code = 499
+        finally:
+            state.requests_served += 1
+            state.audit.write(
+                build_event(
+                    audit_id=str(uuid.uuid4()),
+                    request_uri=self.path,
+                    verb=verb,
+                    user=user or UserInfo("system:anonymous", ("system:unauthenticated",)),
+                    source_ip=self.client_address[0],
+                    user_agent=headers.get("user-agent", ""),
+                    object_ref=_object_ref(target),
+                    code=code,
+                    received=received,
+                    completed=datetime.now(UTC),
+                )
+            )
+
+    def _route(
+        self,
+        state: SimState,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+        target: Target | None,
+        verb: str,
+        user: UserInfo | None,
+    ) -> Reply:
+        if target is None:
+            doc = _non_resource(path, self.headers.get("Host", "127.0.0.1"))
+            if doc is None:
+                raise status.page_not_found(path)
+            return Reply(200, doc)
+        assert user is not None
+        attrs = RequestAttributes(
+            verb=verb,
+            api_group=target.rt.group,
+            resource=target.rt.plural,
+            subresource=target.subresource,
+            namespace=target.namespace,
+            name=target.name,
+            path=path,
+        )
+        # Every authenticated user may ask what it may do (system:basic-user does this upstream).
+        if target.rt.kind != "SelfSubjectAccessReview" and not authorize(user, attrs, rbac_objects(state.store)):
+            raise status.ApiError(403, "Forbidden", forbidden_message(user, attrs), _forbidden_details(target))
+        return state.api.handle(Request(self.command, path, query, headers, body, user), target)
+
+    def _inject(self, rule: FaultRule, target: Target | None) -> bool:
+        """Apply a fault; True when the request must not be served normally."""
+        if rule.latency:
+            time.sleep(rule.latency)
+        if rule.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return True
+        if rule.status is None:
+            return False
+        raise _fault_error(rule, target)
+
+    # ---- writing -----------------------------------------------------------------------------
+    def _read_body(self, headers: dict[str, str]) -> bytes | None:
+        length = int(headers.get("content-length") or 0)
+        if length > 3 * 1024 * 1024:
+            self.close_connection = True
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _send_json(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_reply(self, reply: Reply) -> None:
+        if reply.watch is not None:
+            self._send_stream(200, "application/json", self._watch_events(reply.watch))
+        elif reply.stream is not None:
+            self._send_stream(reply.code, reply.content_type, reply.stream)
+        else:
+            self._send_json(reply.code, reply.body, reply.headers)
+
+    def _send_stream(self, code: int, content_type: str, chunks: Iterator[bytes]) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for chunk in chunks:
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _watch_events(self, w: Watch) -> Iterator[bytes]:
+        state = self.server.state
+        query = parse_qs(urlsplit(self.path).query)
+        timeout = float(query.get("timeoutSeconds", ["1800"])[-1] or 1800)
+        deadline = time.monotonic() + timeout
+        as_table = tables.wants_table(self.headers.get("Accept", ""))
+        try:
+            while time.monotonic() < deadline and not state.stopping.is_set():
+                try:
+                    item = w.events.get(timeout=WATCH_POLL)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    return
+                kind, obj = item
+                shown = tables.to_table(w.rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}) if as_table else obj
+                yield json.dumps({"type": kind, "object": shown}, separators=(",", ":")).encode() + b"\n"
+        finally:
+            state.store.stop_watch(w)
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def _bearer(headers: dict[str, str]) -> str:
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+
+def _fault_resource(target: Target | None) -> str | None:
+    if target is None:
+        return None
+    return f"{target.rt.plural}/{target.subresource}" if target.subresource else target.rt.plural
+
+
+def _fault_error(rule: FaultRule, target: Target | None) -> status.ApiError:
+    code = rule.status or 500
+    reasons = {429: "TooManyRequests", 403: "Forbidden", 503: "ServiceUnavailable", 504: "Timeout",
+               409: "Conflict", 404: "NotFound"}
+    reason = reasons.get(code, "InternalError")
+    message = rule.message or {
+        429: "Too many requests, please try again later.",
+        503: "the server is currently unable to handle the request",
+        403: "forbidden: injected fault",
+    }.get(code, "an error on the server (\"injected fault\") has prevented the request from succeeding")
+    headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
+    details: dict[str, Any] = {"retryAfterSeconds": rule.retry_after} if rule.retry_after else {}
+    return status.ApiError(code, reason, message, details or None, headers)
+
+
+def _forbidden_details(t: Target) -> dict[str, Any]:
+    details: dict[str, Any] = {"kind": t.rt.plural}
+    if t.name:
+        details["name"] = t.name
+    if t.rt.group:
+        details["group"] = t.rt.group
+    return details
+
+
+def _object_ref(t: Target | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "resource": t.rt.plural,
+        "namespace": t.namespace,
+        "name": t.name,
+        "apiGroup": t.rt.group,
+        "apiVersion": t.rt.version,
+        "subresource": t.subresource,
+    }
+
+
+def _non_resource(path: str, host: str) -> dict[str, Any] | str | None:
+    if path == "/version":
+        return discovery.KUBE_VERSION
+    if path in ("/healthz", "/livez", "/readyz"):
+        return "ok"
+    if path == "/api":
+        return discovery.api_versions(host)
+    if path == "/apis":
+        return discovery.api_group_list()
+    if path == "/openapi/v3":
+        return openapi.root()
+    if path.startswith("/openapi/v3/"):
+        return openapi.group_version_doc(path.removeprefix("/openapi/v3/"))
+    parts = [p for p in path.split("/") if p]
+    if len(parts) == 2 and parts[0] == "api":
+        return discovery.api_resource_list("", parts[1])
+    if len(parts) == 2 and parts[0] == "apis":
+        return discovery.api_group(parts[1])
+    if len(parts) == 3 and parts[0] == "apis":
+        return discovery.api_resource_list(parts[1], parts[2])
+    return None
