@@ -2,7 +2,7 @@
 
     IrkitError                  root: the CLI prints one line and exits with ``exit_code``
     ├── UsageError              bad flags or arguments (exit 2)
-    ├── ConfigError             a malformed file: scenario, runbook, settings; names file:line (exit 2)
+    ├── ConfigError             a malformed scenario/runbook/settings file: file:line (exit 2)
     └── SimError                the simulated cluster could not start or serve (exit 1)
 
 Later issues add the Kubernetes tree (NotFound, Forbidden, Conflict, Unavailable) under IrkitError.

@@ -45,7 +45,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
         skey = str(key) if not isinstance(key, str) else key
         if skey in out:
             raise ConfigError(
-                f"duplicate key {skey!r}", line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1
+                f"duplicate key {skey!r}",
+                line=key_node.start_mark.line + 1,
+                column=key_node.start_mark.column + 1,
             )
         out[skey] = loader.construct_object(value_node, deep=True)
         out.key_marks[skey] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -65,9 +67,11 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 def load_all(text: str, path: str) -> list[Any]:
     """Every document of a (multi-document) YAML text; a syntax error becomes a ConfigError."""
     try:
-        return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]  # noqa: S506
+        return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
     except ConfigError as e:
-        raise ConfigError(str(e).split(": ", 1)[-1], path=path, line=e.line, column=e.column) from None
+        raise ConfigError(
+            str(e).split(": ", 1)[-1], path=path, line=e.line, column=e.column
+        ) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         problem = e.problem or "invalid YAML"

@@ -11,13 +11,21 @@ import typer
 
 from irkit.cli.errors import reported_errors
 
-sim_app = typer.Typer(help="The simulated Kubernetes cluster, for drills, tests and practice.", no_args_is_help=True)
+sim_app = typer.Typer(
+    help="The simulated Kubernetes cluster, for drills, tests and practice.", no_args_is_help=True
+)
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "sim" / "scenarios" / "compromised-pod.yaml"
+DEFAULT_SCENARIO = (
+    Path(__file__).resolve().parent.parent / "sim" / "scenarios" / "compromised-pod.yaml"
+)
 
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", "-s", help="Scenario YAML file (default: the bundled compromised-pod scenario)."),
+    typer.Option(
+        "--scenario",
+        "-s",
+        help="Scenario YAML file (default: the bundled compromised-pod scenario).",
+    ),
 ]
 
 
@@ -28,7 +36,9 @@ def serve(
     kubeconfig_out: Annotated[
         Path | None, typer.Option("--kubeconfig-out", help="Where to write the kubeconfig.")
     ] = None,
-    audit_log: Annotated[Path | None, typer.Option("--audit-log", help="Audit log file (JSON lines).")] = None,
+    audit_log: Annotated[
+        Path | None, typer.Option("--audit-log", help="Audit log file (JSON lines).")
+    ] = None,
     empty: Annotated[bool, typer.Option("--empty", help="Start with no scenario at all.")] = False,
 ) -> None:
     """Run the simulated cluster until Ctrl-C."""

@@ -1,4 +1,4 @@
-"""``irkit.sim``: a simulated Kubernetes cluster that kubectl and the official client talk to unchanged.
+"""``irkit.sim``: a simulated Kubernetes cluster; kubectl and the official client use it unchanged.
 
 Public surface: ``SimCluster`` (start/stop, kubeconfig, runtime faults) and ``load_scenario``.
 """

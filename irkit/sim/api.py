@@ -71,10 +71,10 @@ class Reply:
 
 def rbac_objects(store: Store) -> RbacObjects:
     return RbacObjects(
-        roles=store.list(ROLES),
-        cluster_roles=store.list(CLUSTER_ROLES),
-        role_bindings=store.list(ROLE_BINDINGS),
-        cluster_role_bindings=store.list(CLUSTER_ROLE_BINDINGS),
+        roles=store.objects(ROLES),
+        cluster_roles=store.objects(CLUSTER_ROLES),
+        role_bindings=store.objects(ROLE_BINDINGS),
+        cluster_role_bindings=store.objects(CLUSTER_ROLE_BINDINGS),
     )
 
 
@@ -104,10 +104,15 @@ class ResourceApi:
         if method == "GET":
             return Reply(200, self.store.get(t.rt, t.namespace, t.name))
         if method == "PUT":
-            return Reply(200, self.store.replace(t.rt, t.namespace, t.name, _json_body(req), req.dry_run, part))
+            return Reply(
+                200,
+                self.store.replace(t.rt, t.namespace, t.name, _json_body(req), req.dry_run, part),
+            )
         if method == "PATCH":
             change = _patcher(req, t.rt.kind)
-            return Reply(200, self.store.update(t.rt, t.namespace, t.name, change, req.dry_run, part))
+            return Reply(
+                200, self.store.update(t.rt, t.namespace, t.name, change, req.dry_run, part)
+            )
         if method == "DELETE":
             obj = self.store.delete(t.rt, t.namespace, t.name, _propagation(req), req.dry_run)
             if t.rt is PODS:
@@ -124,7 +129,9 @@ class ResourceApi:
             w = self.store.watch(t.rt, ns, labels, fields, send_initial=rv in ("", "0"))
             return Reply(200, watch=w)
         limit = int(req.param("limit") or 0) if req.param("limit").isdigit() else None
-        items, rv, cont = self.store.list_page(t.rt, ns, labels, fields, limit, req.param("continue") or None)
+        items, rv, cont = self.store.list_page(
+            t.rt, ns, labels, fields, limit, req.param("continue") or None
+        )
         meta: dict[str, Any] = {"resourceVersion": rv}
         if cont:
             meta["continue"] = cont
@@ -132,20 +139,40 @@ class ResourceApi:
             return Reply(200, tables.to_table(t.rt, items, meta))
         # A real apiserver leaves kind/apiVersion off list items.
         bare = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
-        return Reply(200, {"kind": f"{t.rt.kind}List", "apiVersion": t.rt.group_version,
-                           "metadata": meta, "items": bare})
+        return Reply(
+            200,
+            {
+                "kind": f"{t.rt.kind}List",
+                "apiVersion": t.rt.group_version,
+                "metadata": meta,
+                "items": bare,
+            },
+        )
 
     def _delete_collection(self, req: Request, t: Target) -> Reply:
         labels, fields = _selectors(req)
         with self.store.lock:
-            items = self.store.list(t.rt, t.namespace or None, labels, fields)
+            items = self.store.objects(t.rt, t.namespace or None, labels, fields)
             for obj in items:
                 meta = obj["metadata"]
                 if self.store.find(t.rt, meta.get("namespace", ""), meta["name"]) is not None:
-                    self.store.delete(t.rt, meta.get("namespace", ""), meta["name"], _propagation(req), req.dry_run)
+                    self.store.delete(
+                        t.rt,
+                        meta.get("namespace", ""),
+                        meta["name"],
+                        _propagation(req),
+                        req.dry_run,
+                    )
         bare = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
-        return Reply(200, {"kind": f"{t.rt.kind}List", "apiVersion": t.rt.group_version,
-                           "metadata": {"resourceVersion": self.store.resource_version}, "items": bare})
+        return Reply(
+            200,
+            {
+                "kind": f"{t.rt.kind}List",
+                "apiVersion": t.rt.group_version,
+                "metadata": {"resourceVersion": self.store.resource_version},
+                "items": bare,
+            },
+        )
 
     # ---- subresources ------------------------------------------------------------------------
     def _scale(self, req: Request, t: Target) -> Reply:
@@ -164,7 +191,12 @@ class ResourceApi:
             wanted = _patcher(req, "Scale")(current)
         replicas = (wanted.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise status.invalid(t.rt, t.name, "spec.replicas", f"Invalid value: {replicas!r}: must be a non-negative integer")
+            raise status.invalid(
+                t.rt,
+                t.name,
+                "spec.replicas",
+                f"Invalid value: {replicas!r}: must be a non-negative integer",
+            )
 
         def change(obj: Obj) -> Obj:
             obj.setdefault("spec", {})["replicas"] = replicas
@@ -191,15 +223,21 @@ class ResourceApi:
         previous = req.param("previous") in ("1", "true", "True")
         source = self.logbook.find(t.namespace, t.name, container, previous)
         if source is None and previous:
-            raise status.bad_request(f'previous terminated container "{container}" in pod "{t.name}" not found')
+            raise status.bad_request(
+                f'previous terminated container "{container}" in pod "{t.name}" not found'
+            )
         if source is None:
-            started = datetime.fromisoformat(pod["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+            started = datetime.fromisoformat(
+                pod["metadata"]["creationTimestamp"].replace("Z", "+00:00")
+            )
             source = default_log(t.name, container, containers[container], started)
         try:
             options = LogOptions.from_query(req.query)
         except ValueError as e:
             raise status.bad_request(str(e)) from e
-        return Reply(200, stream=stream_log(source, options, datetime.now(UTC)), content_type="text/plain")
+        return Reply(
+            200, stream=stream_log(source, options, datetime.now(UTC)), content_type="text/plain"
+        )
 
     def _ssar(self, req: Request) -> Reply:
         if req.method.upper() != "POST":
@@ -215,7 +253,9 @@ class ResourceApi:
 # ---- helpers -------------------------------------------------------------------------------------
 def _json_body(req: Request) -> Obj:
     if len(req.body) > MAX_BODY:
-        raise status.ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+        raise status.ApiError(
+            413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"
+        )
     try:
         data = json.loads(req.body or b"null")
     except (ValueError, UnicodeDecodeError) as e:
@@ -250,8 +290,12 @@ def _patcher(req: Request, kind: str) -> Any:
 
 def _selectors(req: Request) -> tuple[LabelSelector | None, FieldSelector | None]:
     try:
-        labels = parse_label_selector(req.param("labelSelector")) if req.param("labelSelector") else None
-        fields = parse_field_selector(req.param("fieldSelector")) if req.param("fieldSelector") else None
+        labels = (
+            parse_label_selector(req.param("labelSelector")) if req.param("labelSelector") else None
+        )
+        fields = (
+            parse_field_selector(req.param("fieldSelector")) if req.param("fieldSelector") else None
+        )
     except SelectorError as e:
         raise status.bad_request(str(e)) from e
     return labels, fields
@@ -273,10 +317,20 @@ def _propagation(req: Request) -> str:
 
 
 def _success(t: Target, obj: Obj) -> Obj:
-    details: dict[str, Any] = {"name": t.name, "kind": t.rt.plural, "uid": obj["metadata"].get("uid")}
+    details: dict[str, Any] = {
+        "name": t.name,
+        "kind": t.rt.plural,
+        "uid": obj["metadata"].get("uid"),
+    }
     if t.rt.group:
         details["group"] = t.rt.group
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
 
 
 def _to_scale(obj: Obj) -> Obj:
@@ -286,7 +340,11 @@ def _to_scale(obj: Obj) -> Obj:
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
         "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
         "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": selector},
     }

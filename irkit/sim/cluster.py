@@ -1,4 +1,4 @@
-"""``SimCluster``: a simulated Kubernetes cluster on 127.0.0.1, in-process or as ``irkit sim serve``.
+"""``SimCluster``: a simulated cluster on 127.0.0.1, in-process or as ``irkit sim serve``.
 
     with SimCluster(load_scenario("examples/scenarios/compromised-pod.yaml")) as sim:
         subprocess.run(["kubectl", "--kubeconfig", sim.kubeconfig_path, "get", "pods", "-A"])
@@ -83,13 +83,21 @@ class SimCluster:
     def start(self) -> SimCluster:
         self._seed()
         self._audit = AuditLog(self.audit_log_path)
-        state = SimState(self.store, ResourceApi(self.store, self.logbook), self.users, self.faults, self._audit)
+        state = SimState(
+            self.store, ResourceApi(self.store, self.logbook), self.users, self.faults, self._audit
+        )
         self._cert = make_serving_cert(self._workdir)
         try:
-            self._server = SimHTTPServer((self._host, self._port), state, self._cert.server_context())
+            self._server = SimHTTPServer(
+                (self._host, self._port), state, self._cert.server_context()
+            )
         except OSError as e:
-            raise SimError(f"cannot listen on {self._host}:{self._port}: {e.strerror or e}") from None
-        self._thread = threading.Thread(target=self._server.serve_forever, name="irkit-sim", daemon=True)
+            raise SimError(
+                f"cannot listen on {self._host}:{self._port}: {e.strerror or e}"
+            ) from None
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="irkit-sim", daemon=True
+        )
         self._thread.start()
         self.write_kubeconfig(self.kubeconfig_path)
         return self
@@ -108,7 +116,10 @@ class SimCluster:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -136,19 +147,28 @@ class SimCluster:
 
     def kubeconfig(self, user: str = ADMIN_USER.name, namespace: str = "default") -> dict[str, Any]:
         if user not in self.tokens:
-            raise SimError(f"no such simulator user: {user!r}; known: {', '.join(sorted(self.tokens))}")
+            raise SimError(
+                f"no such simulator user: {user!r}; known: {', '.join(sorted(self.tokens))}"
+            )
         contexts = [
-            {"name": f"irkit-sim-{u}" if u != ADMIN_USER.name else "irkit-sim",
-             "context": {"cluster": "irkit-sim", "user": u, "namespace": namespace}}
+            {
+                "name": f"irkit-sim-{u}" if u != ADMIN_USER.name else "irkit-sim",
+                "context": {"cluster": "irkit-sim", "user": u, "namespace": namespace},
+            }
             for u in self.tokens
         ]
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "irkit-sim", "cluster": {
-                "server": self.url,
-                "certificate-authority-data": base64.b64encode(self.ca_pem).decode(),
-            }}],
+            "clusters": [
+                {
+                    "name": "irkit-sim",
+                    "cluster": {
+                        "server": self.url,
+                        "certificate-authority-data": base64.b64encode(self.ca_pem).decode(),
+                    },
+                }
+            ],
             "users": [{"name": u, "user": {"token": t}} for u, t in self.tokens.items()],
             "contexts": contexts,
             "current-context": "irkit-sim" if user == ADMIN_USER.name else f"irkit-sim-{user}",
@@ -182,7 +202,8 @@ class SimCluster:
         manifests = self.scenario.manifests
         has_nodes = any(m.get("kind") == "Node" for m in manifests)
         ordered = sorted(
-            [*base_manifests(has_nodes), *manifests], key=lambda m: 0 if m.get("kind") == "Namespace" else 1
+            [*base_manifests(has_nodes), *manifests],
+            key=lambda m: 0 if m.get("kind") == "Namespace" else 1,
         )
         for manifest in ordered:
             rt = for_api_version_kind(manifest["apiVersion"], manifest["kind"])
@@ -194,14 +215,18 @@ class SimCluster:
             try:
                 self.store.create(rt, ns, manifest)
             except Exception as e:
-                raise SimError(f"scenario {self.scenario.path}: cannot create {manifest['kind']} "
-                               f"{ns + '/' if ns else ''}{manifest['metadata']['name']}: {e}") from None
+                raise SimError(
+                    f"scenario {self.scenario.path}: cannot create {manifest['kind']} "
+                    f"{ns + '/' if ns else ''}{manifest['metadata']['name']}: {e}"
+                ) from None
         started = datetime.now(UTC) - timedelta(hours=1)
         for i, spec in enumerate(self.scenario.spec.logs):
             self._seed_log(i, spec, started)
 
     def _seed_log(self, index: int, spec: LogSpec, started: datetime) -> None:
-        raw = {k: v for k, v in (("text", spec.text), ("file", spec.file)) if v is not None}
+        raw: dict[str, Any] = {
+            k: v for k, v in (("text", spec.text), ("file", spec.file)) if v is not None
+        }
         if spec.generate is not None:
             raw["generate"] = spec.generate.model_dump(exclude_none=True)
         raw["interval"] = spec.interval
@@ -213,7 +238,9 @@ class SimCluster:
         pods = self._pods_for(spec)
         names = [p["metadata"]["name"] for p in pods] if spec.workload else [spec.pod or "*"]
         for pod_name in names:
-            self.logbook.add(LogRule(spec.namespace, pod_name, spec.container, spec.previous, source))
+            self.logbook.add(
+                LogRule(spec.namespace, pod_name, spec.container, spec.previous, source)
+            )
         if spec.previous:
             for pod in pods:
                 self._mark_restarted(pod, spec)
@@ -221,7 +248,7 @@ class SimCluster:
     def _pods_for(self, spec: LogSpec) -> list[Obj]:
         import fnmatch
 
-        pods = self.store.list(PODS, spec.namespace)
+        pods = self.store.objects(PODS, spec.namespace)
         if spec.pod is not None:
             return [p for p in pods if fnmatch.fnmatchcase(p["metadata"]["name"], spec.pod)]
         kind, _, name = (spec.workload or "").partition("/")
@@ -237,7 +264,7 @@ class SimCluster:
         return [owned[spec.replica]]
 
     def _mark_restarted(self, pod: Obj, spec: LogSpec) -> None:
-        """A container with a previous log has restarted: say so in its status, as the kubelet does."""
+        """A container with a previous log has restarted: its status says so, like the kubelet."""
         import fnmatch
 
         def change(o: Obj) -> Obj:
@@ -245,15 +272,20 @@ class SimCluster:
                 if fnmatch.fnmatchcase(cs["name"], spec.container):
                     cs["restartCount"] = spec.restarts
                     running_since = cs.get("state", {}).get("running", {}).get("startedAt")
-                    cs["lastState"] = {"terminated": {
-                        "exitCode": 137, "reason": "OOMKilled" if spec.restarts > 2 else "Error",
-                        "startedAt": o["metadata"]["creationTimestamp"],
-                        "finishedAt": running_since or o["metadata"]["creationTimestamp"],
-                        "containerID": cs.get("containerID", ""),
-                    }}
+                    cs["lastState"] = {
+                        "terminated": {
+                            "exitCode": 137,
+                            "reason": "OOMKilled" if spec.restarts > 2 else "Error",
+                            "startedAt": o["metadata"]["creationTimestamp"],
+                            "finishedAt": running_since or o["metadata"]["creationTimestamp"],
+                            "containerID": cs.get("containerID", ""),
+                        }
+                    }
             return o
 
-        self.store.update(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], change, part="status")
+        self.store.update(
+            PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], change, part="status"
+        )
 
 
 def _owned_by_workload(store: Store, pod: Obj, kind: str, name: str) -> bool:
@@ -262,7 +294,9 @@ def _owned_by_workload(store: Store, pod: Obj, kind: str, name: str) -> bool:
         if ref.get("kind", "").lower() == kind and ref.get("name") == name:
             return True
         if kind == "deployment" and ref.get("kind") == "ReplicaSet":
-            rs = store.find(BY_KIND[("apps", "ReplicaSet")], pod["metadata"]["namespace"], ref["name"])
+            rs = store.find(
+                BY_KIND[("apps", "ReplicaSet")], pod["metadata"]["namespace"], ref["name"]
+            )
             owners = (rs or {}).get("metadata", {}).get("ownerReferences") or []
             if any(o.get("kind") == "Deployment" and o.get("name") == name for o in owners):
                 return True

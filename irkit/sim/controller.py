@@ -55,7 +55,7 @@ def owned_by(store: Store, rt: ResourceType, owner: Obj) -> list[Obj]:
     uid = owner["metadata"]["uid"]
     return [
         o
-        for o in store.list(rt, owner["metadata"]["namespace"])
+        for o in store.objects(rt, owner["metadata"]["namespace"])
         if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
     ]
 
@@ -72,20 +72,20 @@ class Controllers:
         # Each pass may create objects that the next pass reacts to (Deployment -> RS -> Pods).
         for _ in range(5):
             before = self.store.resource_version
-            for ns in self.store.list(NAMESPACES):
+            for ns in self.store.objects(NAMESPACES):
                 self._namespace(ns)
-            for dep in self.store.list(DEPLOYMENTS):
+            for dep in self.store.objects(DEPLOYMENTS):
                 self._deployment(dep)
-            for rs in self.store.list(REPLICASETS):
+            for rs in self.store.objects(REPLICASETS):
                 self._replicas(rs, REPLICASETS, ordinal_names=False)
-            for sts in self.store.list(STATEFULSETS):
+            for sts in self.store.objects(STATEFULSETS):
                 self._replicas(sts, STATEFULSETS, ordinal_names=True)
-            for ds in self.store.list(DAEMONSETS):
+            for ds in self.store.objects(DAEMONSETS):
                 self._daemonset(ds)
-            for pod in self.store.list(PODS):
+            for pod in self.store.objects(PODS):
                 if "status" not in pod or not pod["status"].get("phase"):
                     self._start_pod(pod)
-            for svc in self.store.list(SERVICES):
+            for svc in self.store.objects(SERVICES):
                 if not svc.get("spec", {}).get("clusterIP"):
                     self._assign_cluster_ip(svc)
             if self.store.resource_version == before:
@@ -94,7 +94,9 @@ class Controllers:
     def _namespace(self, ns: Obj) -> None:
         name = ns["metadata"]["name"]
         if not (ns.get("status") or {}).get("phase"):
-            self.store.update(NAMESPACES, "", name, lambda o: o | {"status": {"phase": "Active"}}, part="status")
+            self.store.update(
+                NAMESPACES, "", name, lambda o: o | {"status": {"phase": "Active"}}, part="status"
+            )
         if self.store.find(SERVICE_ACCOUNTS, name, "default") is None:
             self.store.create(SERVICE_ACCOUNTS, name, {"metadata": {"name": "default"}})
 
@@ -110,7 +112,9 @@ class Controllers:
         if current is None:
             self.store.create(REPLICASETS, ns, self._new_rs(dep, rs_name, phash, replicas))
             self.store.record_event(
-                dep, "ScalingReplicaSet", f"Scaled up replica set {rs_name} from 0 to {replicas}",
+                dep,
+                "ScalingReplicaSet",
+                f"Scaled up replica set {rs_name} from 0 to {replicas}",
                 component="deployment-controller",
             )
         elif current["spec"].get("replicas") != replicas:
@@ -118,7 +122,9 @@ class Controllers:
             self._set_replicas(REPLICASETS, current, replicas)
             verb = "up" if replicas > old else "down"
             self.store.record_event(
-                dep, "ScalingReplicaSet", f"Scaled {verb} replica set {rs_name} from {old} to {replicas}",
+                dep,
+                "ScalingReplicaSet",
+                f"Scaled {verb} replica set {rs_name} from {old} to {replicas}",
                 component="deployment-controller",
             )
         for rs in owned_by(self.store, REPLICASETS, dep):
@@ -128,7 +134,9 @@ class Controllers:
 
     def _new_rs(self, dep: Obj, rs_name: str, phash: str, replicas: int) -> Obj:
         template = copy.deepcopy(dep["spec"].get("template", {}))
-        labels = dict(template.get("metadata", {}).get("labels") or {}) | {"pod-template-hash": phash}
+        labels = dict(template.get("metadata", {}).get("labels") or {}) | {
+            "pod-template-hash": phash
+        }
         template.setdefault("metadata", {})["labels"] = labels
         selector = copy.deepcopy(dep["spec"].get("selector") or {})
         selector.setdefault("matchLabels", {})["pod-template-hash"] = phash
@@ -143,7 +151,10 @@ class Controllers:
         }
 
     def _ready_count(self, owner: Obj, child_rt: ResourceType) -> int:
-        return sum(c.get("status", {}).get("readyReplicas", 0) for c in owned_by(self.store, child_rt, owner))
+        return sum(
+            c.get("status", {}).get("readyReplicas", 0)
+            for c in owned_by(self.store, child_rt, owner)
+        )
 
     # ---- replica owners ----------------------------------------------------------------------
     def _replicas(self, owner: Obj, rt: ResourceType, ordinal_names: bool) -> None:
@@ -160,14 +171,16 @@ class Controllers:
         for pod in reversed(pods[want:]):
             self.store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
             self.store.record_event(
-                owner, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
+                owner,
+                "SuccessfulDelete",
+                f"Deleted pod: {pod['metadata']['name']}",
                 component=f"{rt.singular_name}-controller",
             )
         # Pods start Running at once (no kubelet), so every wanted pod is also ready.
         self._update_status(rt, owner, want, want)
 
     def _daemonset(self, ds: Obj) -> None:
-        nodes = [n["metadata"]["name"] for n in self.store.list(NODES)] or [DEFAULT_NODE]
+        nodes = [n["metadata"]["name"] for n in self.store.objects(NODES)] or [DEFAULT_NODE]
         pods = owned_by(self.store, PODS, ds)
         placed = {p.get("spec", {}).get("nodeName") for p in pods}
         for node in nodes:
@@ -184,15 +197,22 @@ class Controllers:
                 "numberMisscheduled": 0,
                 "observedGeneration": ds["metadata"].get("generation", 1),
             }
-            self.store.update(DAEMONSETS, ds["metadata"]["namespace"], ds["metadata"]["name"],
-                              lambda o: o | {"status": new_status}, part="status")
+            self.store.update(
+                DAEMONSETS,
+                ds["metadata"]["namespace"],
+                ds["metadata"]["name"],
+                lambda o: o | {"status": new_status},
+                part="status",
+            )
 
     def _next_pod_name(self, owner_name: str) -> str:
         n = self._serial.get(owner_name, 0)
         self._serial[owner_name] = n + 1
         return f"{owner_name}-{stable_suffix(f'{owner_name}/{n}', 5)}"
 
-    def _create_pod(self, owner: Obj, rt: ResourceType, pod_name: str, node: str | None = None) -> None:
+    def _create_pod(
+        self, owner: Obj, rt: ResourceType, pod_name: str, node: str | None = None
+    ) -> None:
         template = copy.deepcopy(owner.get("spec", {}).get("template", {}))
         meta = template.get("metadata", {})
         spec = template.get("spec", {})
@@ -212,11 +232,14 @@ class Controllers:
         }
         self.store.create(PODS, owner["metadata"]["namespace"], pod)
         self.store.record_event(
-            owner, "SuccessfulCreate", f"Created pod: {pod_name}", component=f"{rt.singular_name}-controller"
+            owner,
+            "SuccessfulCreate",
+            f"Created pod: {pod_name}",
+            component=f"{rt.singular_name}-controller",
         )
 
     def _pick_node(self, seed: str) -> str:
-        nodes = [n["metadata"]["name"] for n in self.store.list(NODES)]
+        nodes: list[str] = [n["metadata"]["name"] for n in self.store.objects(NODES)]
         if not nodes:
             return DEFAULT_NODE
         return nodes[int(hashlib.sha256(seed.encode()).hexdigest(), 16) % len(nodes)]
@@ -253,12 +276,22 @@ class Controllers:
         self.store.update(PODS, ns, name, change)
         node = self.store.get(PODS, ns, name)["spec"]["nodeName"]
         self.store.record_event(
-            pod, "Scheduled", f"Successfully assigned {ns}/{name} to {node}", component="default-scheduler"
+            pod,
+            "Scheduled",
+            f"Successfully assigned {ns}/{name} to {node}",
+            component="default-scheduler",
         )
         for c in spec.get("containers", []):
             image = c.get("image", "")
-            self.store.record_event(pod, "Pulled", f'Container image "{image}" already present on machine', component="kubelet")
-            self.store.record_event(pod, "Started", f"Started container {c.get('name', '')}", component="kubelet")
+            self.store.record_event(
+                pod,
+                "Pulled",
+                f'Container image "{image}" already present on machine',
+                component="kubelet",
+            )
+            self.store.record_event(
+                pod, "Started", f"Started container {c.get('name', '')}", component="kubelet"
+            )
 
     def _assign_cluster_ip(self, svc: Obj) -> None:
         self._cluster_ips += 1
@@ -296,24 +329,46 @@ class Controllers:
         if rt is STATEFULSETS:
             new_status["currentReplicas"] = want
         if rt is DEPLOYMENTS:
-            new_status["conditions"] = [{
-                "type": "Available", "status": "True" if ready >= want else "False",
-                "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.",
-                "lastUpdateTime": obj["metadata"]["creationTimestamp"],
-                "lastTransitionTime": obj["metadata"]["creationTimestamp"],
-            }]
+            new_status["conditions"] = [
+                {
+                    "type": "Available",
+                    "status": "True" if ready >= want else "False",
+                    "reason": "MinimumReplicasAvailable",
+                    "message": "Deployment has minimum availability.",
+                    "lastUpdateTime": obj["metadata"]["creationTimestamp"],
+                    "lastTransitionTime": obj["metadata"]["creationTimestamp"],
+                }
+            ]
         if not ready:
             for k in ("readyReplicas", "availableReplicas"):
                 new_status.pop(k)
         if obj.get("status") != new_status:
-            self.store.update(rt, obj["metadata"]["namespace"], obj["metadata"]["name"],
-                              lambda o: o | {"status": new_status}, part="status")
+            self.store.update(
+                rt,
+                obj["metadata"]["namespace"],
+                obj["metadata"]["name"],
+                lambda o: o | {"status": new_status},
+                part="status",
+            )
 
 
-def _container_status(container: dict[str, Any], started: str, init: bool = False) -> dict[str, Any]:
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _container_status(
+    container: dict[str, Any], started: str, init: bool = False
+) -> dict[str, Any]:
     image = container.get("image", "")
     state = (
-        {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started}}
+        {
+            "terminated": {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": started,
+                "finishedAt": started,
+            }
+        }
         if init
         else {"running": {"startedAt": started}}
     )
@@ -321,7 +376,7 @@ def _container_status(container: dict[str, Any], started: str, init: bool = Fals
         "name": container.get("name", ""),
         "image": image,
         "imageID": f"docker-pullable://{image}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
-        "containerID": f"containerd://{hashlib.sha256((container.get('name', '') + started).encode()).hexdigest()}",
+        "containerID": f"containerd://{_digest(container.get('name', '') + started)}",
         "ready": not init,
         "started": not init,
         "restartCount": 0,

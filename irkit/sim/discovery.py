@@ -22,15 +22,21 @@ KUBE_VERSION = {
     "platform": "linux/amd64",
 }
 
-_SUBRESOURCE_VERBS = {"log": ["get"], "status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-                      "finalize": ["update"]}
+_SUBRESOURCE_VERBS = {
+    "log": ["get"],
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "finalize": ["update"],
+}
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
     return {
         "kind": "APIVersions",
         "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
+        ],
     }
 
 
@@ -88,4 +94,9 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
         resources.append(_entry(rt))
         resources.extend(_sub_entry(rt, sub) for sub in rt.subresources)
     gv = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": resources,
+    }

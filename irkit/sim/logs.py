@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from math import inf
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,11 @@ def format_timestamp(ts: datetime) -> str:
 
 
 class LogSource(ABC):
-    """A container's log: lines in order, each with its UTC timestamp and its text."""
+    """A container's log: lines in order, each with its UTC timestamp and its text.
+
+    Sources do not change once built, so one can serve many requests at once (the server is
+    threaded); each ``iter_lines`` call is an independent read.
+    """
 
     @abstractmethod
     def line_count(self) -> int | None:
@@ -367,7 +372,8 @@ def make_source(
         found = " and ".join(f"'{kind}'" for kind in kinds) or "none"
         raise ValueError(f"a log needs exactly one of 'text', 'file', 'generate'; got {found}")
     interval = spec.get("interval", 1.0)
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
+    number = isinstance(interval, int | float) and not isinstance(interval, bool)
+    if not number or not 0 < interval < inf:
         raise ValueError(f"'interval' must be a positive number of seconds, got {interval!r}")
     every = timedelta(seconds=interval)
     value = spec[kinds[0]]
@@ -379,7 +385,7 @@ def make_source(
             if not path.is_file():
                 raise ValueError(f"'file': no file {str(value)!r} in {base_dir}")
             return FileLog(path, start, every)
-        case _:
+        case _:  # "generate"
             size, template = _generate_spec(value)
             return GeneratedLog(size, start, every, seed, template)
 
@@ -392,7 +398,10 @@ def _generate_spec(value: object) -> tuple[int, str | None]:
         raise ValueError("'generate' needs a 'size', like '100MB'")
     size, template = value["size"], value.get("template")
     if isinstance(size, str):
-        size = parse_size(size)
+        try:
+            size = parse_size(size)
+        except ValueError as e:
+            raise ValueError(f"'generate.size': {e}") from e
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise ValueError(f"'generate.size' must be bytes or a size like '100MB', got {size!r}")
     return size, None if template is None else _string(template, "generate.template")

@@ -44,7 +44,9 @@ def _core(plural: str, kind: str, namespaced: bool = True, **kw: object) -> Reso
 
 _ALL = ("all",)
 RESOURCE_TYPES: tuple[ResourceType, ...] = (
-    _core("namespaces", "Namespace", False, short_names=("ns",), subresources=("status", "finalize")),
+    _core(
+        "namespaces", "Namespace", False, short_names=("ns",), subresources=("status", "finalize")
+    ),
     _core("pods", "Pod", short_names=("po",), subresources=("log", "status"), categories=_ALL),
     _core("services", "Service", short_names=("svc",), categories=_ALL),
     _core("events", "Event", short_names=("ev",)),
@@ -53,13 +55,34 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     _core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
     _core("nodes", "Node", False, short_names=("no",), subresources=("status",)),
     ResourceType(
-        "apps", "v1", "deployments", "Deployment", True, ("deploy",), ("scale", "status"), categories=_ALL
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        True,
+        ("deploy",),
+        ("scale", "status"),
+        categories=_ALL,
     ),
     ResourceType(
-        "apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("scale", "status"), categories=_ALL
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        True,
+        ("rs",),
+        ("scale", "status"),
+        categories=_ALL,
     ),
     ResourceType(
-        "apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), ("scale", "status"), categories=_ALL
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        True,
+        ("sts",),
+        ("scale", "status"),
+        categories=_ALL,
     ),
     ResourceType(
         "apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",), categories=_ALL

@@ -40,7 +40,9 @@ class LogSpec(_Strict):
 
     namespace: str = "default"
     pod: str | None = None
-    workload: str | None = Field(default=None, pattern=r"^(deployment|statefulset|daemonset|replicaset)/.+$")
+    workload: str | None = Field(
+        default=None, pattern=r"^(deployment|statefulset|daemonset|replicaset)/.+$"
+    )
     replica: int | None = Field(default=None, ge=0)
     container: str = "*"
     previous: bool = False
@@ -91,7 +93,12 @@ def load_scenario(path: str | Path) -> Scenario:
     manifests: list[dict[str, Any]] = []
     for doc in docs:
         if not isinstance(doc, dict):
-            raise _error(where, doc, (), "each document must be a mapping (a Kubernetes object or the Scenario)")
+            raise _error(
+                where,
+                doc,
+                (),
+                "each document must be a mapping (a Kubernetes object or the Scenario)",
+            )
         if doc.get("kind") == "Scenario":
             settings.append(doc)  # type: ignore[arg-type]
         else:
@@ -110,8 +117,12 @@ def load_scenario(path: str | Path) -> Scenario:
             raise _error(where, settings[0], ("spec", "faults", i), str(e)) from None
     for i, log in enumerate(spec.logs):
         if log.file is not None and not (path.parent / log.file).is_file():
-            raise _error(where, settings[0], ("spec", "logs", i, "file"), f"log file not found: {log.file}")
-    return Scenario(name=name, spec=spec, manifests=manifests, faults=faults, base_dir=path.parent, path=where)
+            raise _error(
+                where, settings[0], ("spec", "logs", i, "file"), f"log file not found: {log.file}"
+            )
+    return Scenario(
+        name=name, spec=spec, manifests=manifests, faults=faults, base_dir=path.parent, path=where
+    )
 
 
 def _parse_settings(where: str, doc: LocatedDict, default_name: str) -> tuple[str, ScenarioSpec]:
@@ -148,12 +159,15 @@ def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = current.model_fields.get(part) if isinstance(current, type) else None
+        is_model = isinstance(current, type) and issubclass(current, BaseModel)
+        field = current.model_fields.get(part) if is_model else None
         if field is None:
             return []
         ann = field.annotation
         args = getattr(ann, "__args__", ())
-        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        current = next(
+            (a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
         if current is None:
             return []
     names = []
@@ -169,7 +183,10 @@ def _check_manifest(where: str, doc: dict[str, Any]) -> None:
     if for_api_version_kind(api_version, kind) is None:
         kinds = [rt.kind for rt in RESOURCE_TYPES]
         raise _error(
-            where, doc, ("kind",), f"the simulator does not serve {api_version} {kind}{nearest(kind, kinds)}"
+            where,
+            doc,
+            ("kind",),
+            f"the simulator does not serve {api_version} {kind}{nearest(kind, kinds)}",
         )
     meta = doc.get("metadata")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:

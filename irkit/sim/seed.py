@@ -12,12 +12,19 @@ Manifest = dict[str, Any]
 
 
 def _ns(name: str) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {
-        "kubernetes.io/metadata.name": name}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+    }
 
 
 def _node(name: str, role: str | None) -> Manifest:
-    labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+    }
     if role:
         labels[f"node-role.kubernetes.io/{role}"] = ""
     return {
@@ -26,10 +33,17 @@ def _node(name: str, role: str | None) -> Manifest:
         "metadata": {"name": name, "labels": labels},
         "status": {
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
-            "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "irkit-sim", "containerRuntimeVersion": "containerd://1.7.0",
-                         "architecture": "amd64", "operatingSystem": "linux"},
-            "addresses": [{"type": "InternalIP", "address": f"10.0.0.{10 + len(name)}"},
-                          {"type": "Hostname", "address": name}],
+            "nodeInfo": {
+                "kubeletVersion": "v1.32.0",
+                "osImage": "irkit-sim",
+                "containerRuntimeVersion": "containerd://1.7.0",
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+            },
+            "addresses": [
+                {"type": "InternalIP", "address": f"10.0.0.{10 + len(name)}"},
+                {"type": "Hostname", "address": name},
+            ],
         },
     }
 
@@ -41,7 +55,10 @@ CLUSTER_ADMIN: list[Manifest] = [
     {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
-        "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "metadata": {
+            "name": "cluster-admin",
+            "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+        },
         "rules": [
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
             {"nonResourceURLs": ["*"], "verbs": ["*"]},
@@ -50,9 +67,18 @@ CLUSTER_ADMIN: list[Manifest] = [
     {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}],
+        "metadata": {
+            "name": "cluster-admin",
+            "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+        },
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "cluster-admin",
+        },
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}
+        ],
     },
 ]
 
@@ -65,9 +91,18 @@ COREDNS: Manifest = {
         "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
         "template": {
             "metadata": {"labels": {"k8s-app": "kube-dns"}},
-            "spec": {"containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.3",
-                                     "ports": [{"containerPort": 53, "protocol": "UDP", "name": "dns"},
-                                               {"containerPort": 53, "protocol": "TCP", "name": "dns-tcp"}]}]},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "coredns",
+                        "image": "registry.k8s.io/coredns/coredns:v1.11.3",
+                        "ports": [
+                            {"containerPort": 53, "protocol": "UDP", "name": "dns"},
+                            {"containerPort": 53, "protocol": "TCP", "name": "dns-tcp"},
+                        ],
+                    }
+                ]
+            },
         },
     },
 }
@@ -76,8 +111,14 @@ KUBE_DNS_SERVICE: Manifest = {
     "apiVersion": "v1",
     "kind": "Service",
     "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
-    "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
-             "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]},
+    "spec": {
+        "selector": {"k8s-app": "kube-dns"},
+        "clusterIP": "10.96.0.10",
+        "ports": [
+            {"name": "dns", "port": 53, "protocol": "UDP"},
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+        ],
+    },
 }
 
 

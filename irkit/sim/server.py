@@ -8,6 +8,7 @@ The object store takes a lock per operation, which is what makes concurrent requ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import socket
@@ -65,7 +66,7 @@ class SimHandler(BaseHTTPRequestHandler):
     server: SimHTTPServer
     server_version = "irkit-sim"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the audit log is the record of requests."""
 
     def do_GET(self) -> None:
@@ -89,7 +90,9 @@ class SimHandler(BaseHTTPRequestHandler):
         code = 500
         try:
             if body is None:
-                raise status.ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+                raise status.ApiError(
+                    413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"
+                )
             if path not in PUBLIC_PATHS and user is None:
                 raise status.ApiError(401, "Unauthorized", "Unauthorized")
             rule = state.faults.pick(self.command, path, _fault_resource(target))
@@ -149,8 +152,12 @@ class SimHandler(BaseHTTPRequestHandler):
             path=path,
         )
         # Every authenticated user may ask what it may do (system:basic-user does this upstream).
-        if target.rt.kind != "SelfSubjectAccessReview" and not authorize(user, attrs, rbac_objects(state.store)):
-            raise status.ApiError(403, "Forbidden", forbidden_message(user, attrs), _forbidden_details(target))
+        if target.rt.kind != "SelfSubjectAccessReview" and not authorize(
+            user, attrs, rbac_objects(state.store)
+        ):
+            raise status.ApiError(
+                403, "Forbidden", forbidden_message(user, attrs), _forbidden_details(target)
+            )
         return state.api.handle(Request(self.command, path, query, headers, body, user), target)
 
     def _inject(self, rule: FaultRule, target: Target | None) -> bool:
@@ -159,10 +166,8 @@ class SimHandler(BaseHTTPRequestHandler):
             time.sleep(rule.latency)
         if rule.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return True
         if rule.status is None:
             return False
@@ -221,8 +226,17 @@ class SimHandler(BaseHTTPRequestHandler):
                 if item is None:
                     return
                 kind, obj = item
-                shown = tables.to_table(w.rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}) if as_table else obj
-                yield json.dumps({"type": kind, "object": shown}, separators=(",", ":")).encode() + b"\n"
+                shown = (
+                    tables.to_table(
+                        w.rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}
+                    )
+                    if as_table
+                    else obj
+                )
+                yield (
+                    json.dumps({"type": kind, "object": shown}, separators=(",", ":")).encode()
+                    + b"\n"
+                )
         finally:
             state.store.stop_watch(w)
 
@@ -241,14 +255,22 @@ def _fault_resource(target: Target | None) -> str | None:
 
 def _fault_error(rule: FaultRule, target: Target | None) -> status.ApiError:
     code = rule.status or 500
-    reasons = {429: "TooManyRequests", 403: "Forbidden", 503: "ServiceUnavailable", 504: "Timeout",
-               409: "Conflict", 404: "NotFound"}
+    reasons = {
+        429: "TooManyRequests",
+        403: "Forbidden",
+        503: "ServiceUnavailable",
+        504: "Timeout",
+        409: "Conflict",
+        404: "NotFound",
+    }
     reason = reasons.get(code, "InternalError")
     message = rule.message or {
         429: "Too many requests, please try again later.",
         503: "the server is currently unable to handle the request",
         403: "forbidden: injected fault",
-    }.get(code, "an error on the server (\"injected fault\") has prevented the request from succeeding")
+    }.get(
+        code, 'an error on the server ("injected fault") has prevented the request from succeeding'
+    )
     headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
     details: dict[str, Any] = {"retryAfterSeconds": rule.retry_after} if rule.retry_after else {}
     return status.ApiError(code, reason, message, details or None, headers)

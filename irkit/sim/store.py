@@ -89,7 +89,7 @@ class Store:
         with self.lock:
             return self._objects.get(rt.key, {}).get((namespace if rt.namespaced else "", name))
 
-    def list(
+    def objects(
         self,
         rt: ResourceType,
         namespace: str | None = None,
@@ -117,7 +117,7 @@ class Store:
     ) -> tuple[list[Obj], str, str | None]:
         """A page of a list, the list's resourceVersion, and the token for the next page."""
         with self.lock:
-            items = self.list(rt, namespace, labels, fields)
+            items = self.objects(rt, namespace, labels, fields)
             rv = str(self._last_rv)
         start = _decode_continue(continue_token) if continue_token else 0
         if limit is None or limit <= 0:
@@ -154,9 +154,15 @@ class Store:
         return obj
 
     def replace(
-        self, rt: ResourceType, namespace: str, name: str, obj: Obj, dry_run: bool = False, part: str = ""
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        obj: Obj,
+        dry_run: bool = False,
+        part: str = "",
     ) -> Obj:
-        """PUT: check resourceVersion, keep server-owned fields. ``part="status"`` takes only status."""
+        """PUT: check resourceVersion, keep server-owned fields; ``part="status"``: status only."""
         obj = copy.deepcopy(obj)
         with self.lock:
             old = self.get(rt, namespace, name)
@@ -166,7 +172,8 @@ class Store:
                 raise status.conflict(rt, name)
             if meta.get("name", name) != name:
                 raise status.bad_request(
-                    f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+                    f"the name of the object ({meta.get('name')}) does not match "
+                    f"the name on the URL ({name})"
                 )
             new = self._merge_parts(rt, old, obj, part)
             if dry_run:
@@ -183,17 +190,24 @@ class Store:
         dry_run: bool = False,
         part: str = "",
     ) -> Obj:
-        """Read, apply ``change`` to a copy, write: atomically (patches and controllers use this)."""
+        """Read, apply ``change`` to a copy, write; atomic (patches and controllers use it)."""
         with self.lock:
             old = self.get(rt, namespace, name)
             changed = change(copy.deepcopy(old))
             if not isinstance(changed, dict) or not isinstance(changed.get("metadata", {}), dict):
                 raise status.bad_request("the patch produced something that is not an object")
-            changed.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
+            changed.setdefault("metadata", {})["resourceVersion"] = old["metadata"][
+                "resourceVersion"
+            ]
             return self.replace(rt, namespace, name, changed, dry_run, part)
 
     def delete(
-        self, rt: ResourceType, namespace: str, name: str, propagation: str = "Background", dry_run: bool = False
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        propagation: str = "Background",
+        dry_run: bool = False,
     ) -> Obj:
         with self.lock:
             obj = self.get(rt, namespace, name)
@@ -204,7 +218,12 @@ class Store:
         return obj
 
     def record_event(
-        self, involved: Obj, reason: str, message: str, kind_type: str = "Normal", component: str = "irkit-sim"
+        self,
+        involved: Obj,
+        reason: str,
+        message: str,
+        kind_type: str = "Normal",
+        component: str = "irkit-sim",
     ) -> None:
         """Write a core/v1 Event about ``involved``, as controllers and the kubelet do."""
         meta = involved["metadata"]
@@ -248,7 +267,7 @@ class Store:
         w = Watch(rt, namespace, labels, fields)
         with self.lock:
             if send_initial:
-                for obj in self.list(rt, namespace, labels, fields):
+                for obj in self.objects(rt, namespace, labels, fields):
                     w.events.put(("ADDED", obj))
             self._watches.append(w)
         return w
@@ -271,13 +290,16 @@ class Store:
         if not meta.get("name"):
             prefix = meta.get("generateName")
             if not prefix:
-                raise status.invalid(rt, "", "metadata.name", "Required value: name or generateName is required")
+                raise status.invalid(
+                    rt, "", "metadata.name", "Required value: name or generateName is required"
+                )
             meta["name"] = prefix + random_suffix()
         if rt.namespaced:
             sent = meta.get("namespace")
             if sent and namespace and sent != namespace:
                 raise status.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
+                    "the namespace of the provided object does not match "
+                    "the namespace sent on the request"
                 )
             meta["namespace"] = sent or namespace or "default"
         else:
@@ -350,7 +372,9 @@ class Store:
         new = copy.deepcopy(obj)
         refs = [r for r in new["metadata"].get("ownerReferences", []) if r.get("uid") != owner_uid]
         new["metadata"]["ownerReferences"] = refs
-        self._store(rt, (new["metadata"].get("namespace", ""), new["metadata"]["name"]), new, "MODIFIED")
+        self._store(
+            rt, (new["metadata"].get("namespace", ""), new["metadata"]["name"]), new, "MODIFIED"
+        )
 
     def _notify(self, rt: ResourceType, event: str, obj: Obj) -> None:
         for w in self._watches:

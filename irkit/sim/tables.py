@@ -52,7 +52,9 @@ def _pod_ready(obj: Obj, _: datetime) -> str:
 
 
 def _restarts(obj: Obj, _: datetime) -> int:
-    return sum(s.get("restartCount", 0) for s in obj.get("status", {}).get("containerStatuses") or [])
+    return sum(
+        s.get("restartCount", 0) for s in obj.get("status", {}).get("containerStatuses") or []
+    )
 
 
 def _ready_of(obj: Obj, _: datetime) -> str:
@@ -124,10 +126,21 @@ COLUMNS: dict[str, list[Column]] = {
     ],
     "networkpolicies": [_NAME, ("Pod-Selector", "string", _selector), _AGE],
     "events": [
-        ("Last Seen", "string", lambda o, now: age({"metadata": {"creationTimestamp": o.get("lastTimestamp")}}, now)),
+        (
+            "Last Seen",
+            "string",
+            lambda o, now: age({"metadata": {"creationTimestamp": o.get("lastTimestamp")}}, now),
+        ),
         ("Type", "string", _get("type")),
         ("Reason", "string", _get("reason")),
-        ("Object", "string", lambda o, _: f"{o['involvedObject'].get('kind', '').lower()}/{o['involvedObject'].get('name', '')}"),
+        (
+            "Object",
+            "string",
+            lambda o, _: (
+                f"{o['involvedObject'].get('kind', '').lower()}/"
+                f"{o['involvedObject'].get('name', '')}"
+            ),
+        ),
         ("Message", "string", _get("message")),
     ],
     "namespaces": [_NAME, ("Status", "string", _get("status", "phase", default="Active")), _AGE],
@@ -156,8 +169,13 @@ def to_table(rt: ResourceType, items: list[Obj], list_meta: dict[str, Any]) -> O
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
         "columnDefinitions": [
-            {"name": title, "type": kind, "format": "name" if i == 0 and title == "Name" else "",
-             "description": "", "priority": 0}
+            {
+                "name": title,
+                "type": kind,
+                "format": "name" if i == 0 and title == "Name" else "",
+                "description": "",
+                "priority": 0,
+            }
             for i, (title, kind, _) in enumerate(columns)
         ],
         "rows": [

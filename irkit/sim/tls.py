@@ -33,7 +33,9 @@ class ServingCert:
         return ctx
 
 
-def make_serving_cert(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")) -> ServingCert:
+def make_serving_cert(
+    folder: Path, hosts: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
+) -> ServingCert:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "irkit-sim")])
     now = dt.datetime.now(dt.UTC)

@@ -500,11 +500,12 @@ def test_make_source_builds_each_kind(tmp_path: Path) -> None:
         ({"generate": {"sise": "1MB"}}, "unknown key 'generate.sise' (did you mean 'size'?)"),
         ({"generate": {}}, "'generate' needs a 'size'"),
         ({"generate": {"size": "1MB", "tempate": "x"}}, "'generate.tempate' (did you mean"),
-        ({"generate": {"size": "12XB"}}, "bad size '12XB'"),
+        ({"generate": {"size": "12XB"}}, "'generate.size': bad size '12XB'"),
         ({"generate": {"size": -5}}, "'generate.size' must be bytes"),
         ({"generate": {"size": True}}, "'generate.size' must be bytes"),
         ({"text": "a", "interval": 0}, "'interval' must be a positive number"),
         ({"text": "a", "interval": "1s"}, "'interval' must be a positive number"),
+        ({"text": "a", "interval": float("inf")}, "'interval' must be a positive number"),
     ],
 )
 def test_make_source_rejects_bad_specs(
