@@ -16,6 +16,7 @@ from irkit.sim import patch as patches
 from irkit.sim import status, tables
 from irkit.sim.logbook import LogBook, default_log
 from irkit.sim.logs import LogOptions, stream_log
+from irkit.sim.protobuf import ProtobufError, decode_access_review
 from irkit.sim.rbac import RbacObjects, UserInfo, self_subject_access_review
 from irkit.sim.resources import BY_KIND
 from irkit.sim.routing import Target
@@ -34,6 +35,7 @@ CLUSTER_ROLES = BY_KIND[("rbac.authorization.k8s.io", "ClusterRole")]
 ROLE_BINDINGS = BY_KIND[("rbac.authorization.k8s.io", "RoleBinding")]
 CLUSTER_ROLE_BINDINGS = BY_KIND[("rbac.authorization.k8s.io", "ClusterRoleBinding")]
 MAX_BODY = 3 * 1024 * 1024
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -242,16 +244,39 @@ class ResourceApi:
     def _ssar(self, req: Request) -> Reply:
         if req.method.upper() != "POST":
             raise status.method_not_allowed()
-        review = _json_body(req)
+        if _content_type(req) == PROTOBUF:
+            try:
+                review = decode_access_review(req.body)
+            except ProtobufError as e:
+                raise status.bad_request(
+                    f"error decoding protobuf SelfSubjectAccessReview: {e}"
+                ) from e
+        else:
+            review = _json_body(req)
         spec = review.get("spec") or {}
-        review["status"] = self_subject_access_review(req.user, spec, rbac_objects(self.store))
+        try:
+            review["status"] = self_subject_access_review(req.user, spec, rbac_objects(self.store))
+        except ValueError as e:
+            raise status.invalid(
+                BY_KIND[("authorization.k8s.io", "SelfSubjectAccessReview")], "", "spec", str(e)
+            ) from e
         review.setdefault("metadata", {})["creationTimestamp"] = None
         review["apiVersion"], review["kind"] = "authorization.k8s.io/v1", "SelfSubjectAccessReview"
         return Reply(201, review)
 
 
 # ---- helpers -------------------------------------------------------------------------------------
+def _content_type(req: Request) -> str:
+    return req.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _json_body(req: Request) -> Obj:
+    if _content_type(req) == PROTOBUF:
+        raise status.ApiError(
+            415,
+            "UnsupportedMediaType",
+            "the simulator reads JSON request bodies (protobuf only for SelfSubjectAccessReview)",
+        )
     if len(req.body) > MAX_BODY:
         raise status.ApiError(
             413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"

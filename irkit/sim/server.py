@@ -95,6 +95,8 @@ class SimHandler(BaseHTTPRequestHandler):
                 )
             if path not in PUBLIC_PATHS and user is None:
                 raise status.ApiError(401, "Unauthorized", "Unauthorized")
+            if user is not None and self.headers.get("Impersonate-User"):
+                user = self._impersonate(state, user)
             rule = state.faults.pick(self.command, path, _fault_resource(target))
             if rule is not None and self._inject(rule, target):
                 code = 0  # connection dropped
@@ -159,6 +161,23 @@ class SimHandler(BaseHTTPRequestHandler):
                 403, "Forbidden", forbidden_message(user, attrs), _forbidden_details(target)
             )
         return state.api.handle(Request(self.command, path, query, headers, body, user), target)
+
+    def _impersonate(self, state: SimState, user: UserInfo) -> UserInfo:
+        """``kubectl --as``: act as another user when allowed to impersonate it, as upstream."""
+        name = self.headers.get("Impersonate-User", "")
+        groups = tuple(self.headers.get_all("Impersonate-Group") or ())
+        objects = rbac_objects(state.store)
+        checks: list[tuple[str, str, str]] = [("users", name, "")]
+        if name.startswith("system:serviceaccount:"):
+            _, _, ns, sa = name.split(":", 3) if name.count(":") == 3 else ("", "", "", "")
+            checks = [("serviceaccounts", sa, ns)]
+            groups = (*groups, "system:serviceaccounts", f"system:serviceaccounts:{ns}")
+        checks += [("groups", g, "") for g in groups if not g.startswith("system:serviceaccounts")]
+        for resource, obj_name, ns in checks:
+            attrs = RequestAttributes("impersonate", "", resource, namespace=ns, name=obj_name)
+            if not authorize(user, attrs, objects):
+                raise status.ApiError(403, "Forbidden", forbidden_message(user, attrs))
+        return UserInfo(name, groups)
 
     def _inject(self, rule: FaultRule, target: Target | None) -> bool:
         """Apply a fault; True when the request must not be served normally."""
