@@ -18,9 +18,12 @@ from irkit.sim.logbook import LogBook, default_log
 from irkit.sim.logs import LogOptions, stream_log
 from irkit.sim.protobuf import ProtobufError, decode_access_review
 from irkit.sim.rbac import RbacObjects, UserInfo, self_subject_access_review
-from irkit.sim.resources import BY_KIND
+from irkit.sim.resources import BY_KIND, ResourceType
 from irkit.sim.routing import Target
 from irkit.sim.selectors import (
+    COMMON_FIELDS,
+    EVENT_FIELDS,
+    POD_FIELDS,
     FieldSelector,
     LabelSelector,
     SelectorError,
@@ -35,6 +38,7 @@ CLUSTER_ROLES = BY_KIND[("rbac.authorization.k8s.io", "ClusterRole")]
 ROLE_BINDINGS = BY_KIND[("rbac.authorization.k8s.io", "RoleBinding")]
 CLUSTER_ROLE_BINDINGS = BY_KIND[("rbac.authorization.k8s.io", "ClusterRoleBinding")]
 MAX_BODY = 3 * 1024 * 1024
+FIELDS_BY_KIND = {"Pod": POD_FIELDS, "Event": EVENT_FIELDS}
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 PATCH_TYPES = {
     "application/json-patch+json": "json",
@@ -124,7 +128,7 @@ class ResourceApi:
 
     # ---- collections -------------------------------------------------------------------------
     def _list(self, req: Request, t: Target) -> Reply:
-        labels, fields = _selectors(req)
+        labels, fields = _selectors(req, t.rt)
         ns = t.namespace or None
         if req.param("watch") in ("1", "true", "True"):
             rv = req.param("resourceVersion")
@@ -152,7 +156,7 @@ class ResourceApi:
         )
 
     def _delete_collection(self, req: Request, t: Target) -> Reply:
-        labels, fields = _selectors(req)
+        labels, fields = _selectors(req, t.rt)
         with self.store.lock:
             items = self.store.objects(t.rt, t.namespace or None, labels, fields)
             for obj in items:
@@ -313,14 +317,12 @@ def _patcher(req: Request, kind: str) -> Any:
     return change
 
 
-def _selectors(req: Request) -> tuple[LabelSelector | None, FieldSelector | None]:
+def _selectors(req: Request, rt: ResourceType) -> tuple[LabelSelector | None, FieldSelector | None]:
+    allowed = FIELDS_BY_KIND.get(rt.kind, COMMON_FIELDS)
+    label_text, field_text = req.param("labelSelector"), req.param("fieldSelector")
     try:
-        labels = (
-            parse_label_selector(req.param("labelSelector")) if req.param("labelSelector") else None
-        )
-        fields = (
-            parse_field_selector(req.param("fieldSelector")) if req.param("fieldSelector") else None
-        )
+        labels = parse_label_selector(label_text) if label_text else None
+        fields = parse_field_selector(field_text, allowed) if field_text else None
     except SelectorError as e:
         raise status.bad_request(str(e)) from e
     return labels, fields

@@ -106,6 +106,7 @@ class SimCluster:
         if self._server is not None:
             self._server.state.stopping.set()
             self._server.shutdown()
+            self._server.close_connections()
             self._server.server_close()
             self._server = None
         if self._audit is not None:
@@ -285,6 +286,14 @@ class SimCluster:
 
         self.store.update(
             PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], change, part="status"
+        )
+        self.store.record_event(
+            pod,
+            "BackOff",
+            f"Back-off restarting failed container {spec.container} "
+            f"in pod {pod['metadata']['name']}",
+            kind_type="Warning",
+            component="kubelet",
         )
 
 

@@ -33,6 +33,7 @@ from irkit.sim.store import Store, Watch
 
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
 WATCH_POLL = 0.25
+DROPPED = 503  # what the audit log records for a connection the fault injector dropped
 
 
 @dataclass
@@ -46,6 +47,11 @@ class SimState:
     audit: AuditLog
     stopping: threading.Event = field(default_factory=threading.Event)
     requests_served: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests_served += 1
 
 
 class SimHTTPServer(ThreadingHTTPServer):
@@ -59,6 +65,26 @@ class SimHTTPServer(ThreadingHTTPServer):
         super().__init__(address, SimHandler)
         # The handshake runs on the connection's own thread, not in the accept loop.
         self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Hang up on kept-alive clients, so a stopped simulator serves nobody."""
+        with self._open_lock:
+            conns = list(self._open)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class SimHandler(BaseHTTPRequestHandler):
@@ -78,6 +104,7 @@ class SimHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         state = self.server.state
         received = datetime.now(UTC)
+        self._decision: str | None = None
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         query = parse_qs(url.query, keep_blank_values=True)
@@ -99,7 +126,7 @@ class SimHandler(BaseHTTPRequestHandler):
                 user = self._impersonate(state, user)
             rule = state.faults.pick(self.command, path, _fault_resource(target))
             if rule is not None and self._inject(rule, target):
-                code = 0  # connection dropped
+                code = DROPPED
                 return
             assert user is not None or path in PUBLIC_PATHS
             reply = self._route(state, path, query, headers, body, target, verb, user)
@@ -111,21 +138,35 @@ class SimHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             code = 499
         finally:
-            state.requests_served += 1
-            state.audit.write(
-                build_event(
-                    audit_id=str(uuid.uuid4()),
-                    request_uri=self.path,
-                    verb=verb,
-                    user=user or UserInfo("system:anonymous", ("system:unauthenticated",)),
-                    source_ip=self.client_address[0],
-                    user_agent=headers.get("user-agent", ""),
-                    object_ref=_object_ref(target),
-                    code=code,
-                    received=received,
-                    completed=datetime.now(UTC),
-                )
-            )
+            state.count_request()
+            self._audit(state, verb, user, target, code, received)
+
+    def _audit(
+        self,
+        state: SimState,
+        verb: str,
+        user: UserInfo | None,
+        target: Target | None,
+        code: int,
+        received: datetime,
+    ) -> None:
+        event = build_event(
+            audit_id=str(uuid.uuid4()),
+            request_uri=self.path,
+            verb=verb,
+            user=user or UserInfo("system:anonymous", ("system:unauthenticated",)),
+            source_ip=self.client_address[0],
+            user_agent=self.headers.get("User-Agent", ""),
+            object_ref=_object_ref(target),
+            code=code,
+            received=received,
+            completed=datetime.now(UTC),
+            message="connection dropped (injected fault)" if code == DROPPED else "",
+            decision=self._decision,
+        )
+        # A request still finishing while the simulator stops has nowhere to be recorded.
+        with contextlib.suppress(ValueError):
+            state.audit.write(event)
 
     def _route(
         self,
@@ -154,9 +195,11 @@ class SimHandler(BaseHTTPRequestHandler):
             path=path,
         )
         # Every authenticated user may ask what it may do (system:basic-user does this upstream).
+        self._decision = "allow"
         if target.rt.kind != "SelfSubjectAccessReview" and not authorize(
             user, attrs, rbac_objects(state.store)
         ):
+            self._decision = "forbid"
             raise status.ApiError(
                 403, "Forbidden", forbidden_message(user, attrs), _forbidden_details(target)
             )
