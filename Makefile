@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint typecheck unit bench clean kubectl
 
 $(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "irkit needs Python >= 3.11 (found $$($(PY) --version)); set PY=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -15,6 +15,7 @@ import socket
 import ssl
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,8 +136,16 @@ class SimHandler(BaseHTTPRequestHandler):
         except status.ApiError as e:
             code = e.code
             self._send_json(e.code, e.status(), e.headers)
-        except (BrokenPipeError, ConnectionResetError):
-            code = 499
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            code = 499  # the client went away mid-answer; nothing left to tell it
+        except Exception as e:  # a simulator bug: answer like an apiserver would, keep serving
+            code = 500
+            traceback.print_exc()
+            err = status.ApiError(
+                500, "InternalError", f"Internal error occurred: {type(e).__name__}"
+            )
+            with contextlib.suppress(OSError):
+                self._send_json(500, err.status())
         finally:
             state.count_request()
             self._audit(state, verb, user, target, code, received)
