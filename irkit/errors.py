@@ -1,11 +1,22 @@
-"""The one exception tree of irkit.
+"""The one exception tree of irkit. Each class carries the exit code the CLI uses for it.
 
-    IrkitError                  root: the CLI prints one line and exits with ``exit_code``
-    ├── UsageError              bad flags or arguments (exit 2)
-    ├── ConfigError             a malformed scenario/runbook/settings file: file:line (exit 2)
-    └── SimError                the simulated cluster could not start or serve (exit 1)
+    IrkitError                      root; the CLI prints one line (+ a TIP) and exits ``exit_code``
+    ├── UsageError              2   bad flags or arguments
+    ├── ConfigError             2   a malformed scenario/runbook/settings file: file:line:column
+    ├── SimError                1   the simulated cluster could not start or serve
+    ├── ClusterError            1   the Kubernetes API refused or failed a request
+    │   ├── NotFound            4   a namespace, workload or object does not exist
+    │   ├── Forbidden           5   RBAC said no: names verb, resource, namespace and user
+    │   ├── Conflict            1   someone else changed the object, or it is not ours to change
+    │   ├── Invalid             2   the API server rejected an object as invalid
+    │   └── Unavailable         1   transient (429, 5xx, timeouts, resets): retried, then raised
+    ├── EvidenceError           1   a bundle could not be written, packed or stored
+    │   └── UploadError         1   the upload to S3 failed; the local bundle is kept
+    ├── VerifyError             6   a bundle's contents do not match its manifest
+    └── PartialError            3   the command did part of its job; the message says which part
 
-Later issues add the Kubernetes tree (NotFound, Forbidden, Conflict, Unavailable) under IrkitError.
+Adapters translate library errors (``ApiException``, urllib3, botocore) into these with
+``raise ... from e``; nothing else leaks out of them.
 """
 
 from __future__ import annotations
@@ -52,3 +63,59 @@ class ConfigError(IrkitError):
 
 class SimError(IrkitError):
     """The simulated cluster could not start or do what was asked of it."""
+
+
+class ClusterError(IrkitError):
+    """The Kubernetes API refused or failed a request. ``status`` is the HTTP code, if any."""
+
+    status: int | None = None
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class NotFound(ClusterError):
+    exit_code = 4
+
+
+class Forbidden(ClusterError):
+    exit_code = 5
+
+
+class Conflict(ClusterError):
+    pass
+
+
+class Invalid(ClusterError):
+    exit_code = 2
+
+
+class Unavailable(ClusterError):
+    """Transient, worth retrying. ``retry_after``: the server's hint in seconds, if any."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class EvidenceError(IrkitError):
+    """An evidence bundle could not be written, packed or stored."""
+
+
+class UploadError(EvidenceError):
+    """The upload failed; the local bundle is kept and the message says where it is."""
+
+
+class VerifyError(IrkitError):
+    """A bundle does not match its manifest (changed, missing or extra files)."""
+
+    exit_code = 6
+
+
+class PartialError(IrkitError):
+    """Part of the job was done and part was not; the message says which."""
+
+    exit_code = 3

@@ -75,6 +75,12 @@ def load_all(text: str, path: str) -> list[Any]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         problem = e.problem or "invalid YAML"
+        if e.context_mark is not None and (mark is None or mark.index >= len(text)):
+            # The file ended inside a bracket or quote: where it opened is the useful line.
+            mark = e.context_mark
+            problem = f"{e.context}: {problem}" if e.context else problem
+        if "'\\t'" in problem:
+            problem += " (indent with spaces, not tabs)"
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
         raise ConfigError(f"invalid YAML: {problem}", path=path, line=line, column=column) from None
@@ -98,11 +104,14 @@ def locate(data: Any, loc: Sequence[str | int]) -> tuple[int, int]:
     cur = data
     for part in loc:
         if isinstance(cur, LocatedDict) and isinstance(part, str):
-            if part in cur.key_marks:
-                best = cur.key_marks[part]
             if part not in cur:
                 break
+            mark = cur.key_marks.get(part)
             cur = cur[part]
+            if mark is not None:
+                # The key's line: a nested mapping or list value only starts on the next one.
+                best = mark
+                continue
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             cur = cur[part]
         else:

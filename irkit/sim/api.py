@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from irkit.model.kinds import BY_KIND, ResourceType
 from irkit.sim import patch as patches
 from irkit.sim import status, tables
 from irkit.sim.logbook import LogBook, default_log
 from irkit.sim.logs import LogOptions, stream_log
 from irkit.sim.protobuf import ProtobufError, decode_access_review
 from irkit.sim.rbac import RbacObjects, UserInfo, self_subject_access_review
-from irkit.sim.resources import BY_KIND, ResourceType
 from irkit.sim.routing import Target
 from irkit.sim.selectors import (
     COMMON_FIELDS,
@@ -115,7 +115,7 @@ class ResourceApi:
                 self.store.replace(t.rt, t.namespace, t.name, _json_body(req), req.dry_run, part),
             )
         if method == "PATCH":
-            change = _patcher(req, t.rt.kind)
+            change = _precondition(_patcher(req, t.rt.kind), t)
             return Reply(
                 200, self.store.update(t.rt, t.namespace, t.name, change, req.dry_run, part)
             )
@@ -292,6 +292,21 @@ def _json_body(req: Request) -> Obj:
     if not isinstance(data, dict):
         raise status.bad_request("error decoding request body: the body must be a JSON object")
     return data
+
+
+def _precondition(change: Any, t: Target) -> Any:
+    """A patch that sets ``metadata.resourceVersion`` makes it a precondition, as upstream."""
+
+    def checked(obj: Obj) -> Obj:
+        current = obj["metadata"].get("resourceVersion")
+        result: Obj = change(obj)
+        meta = result.get("metadata") if isinstance(result, dict) else None
+        sent = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        if sent and sent != current:
+            raise status.conflict(t.rt, t.name)
+        return result
+
+    return checked
 
 
 def _patcher(req: Request, kind: str) -> Any:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from irkit.errors import SimError
+from irkit.model.kinds import BY_KIND, for_api_version_kind
 from irkit.sim.api import ResourceApi
 from irkit.sim.audit import AuditLog
 from irkit.sim.controller import Controllers
@@ -30,7 +31,6 @@ from irkit.sim.faults import FaultInjector, FaultRule
 from irkit.sim.logbook import LogBook, LogRule
 from irkit.sim.logs import make_source
 from irkit.sim.rbac import UserInfo
-from irkit.sim.resources import BY_KIND, for_api_version_kind
 from irkit.sim.scenario import LogSpec, Scenario, load_scenario
 from irkit.sim.seed import base_manifests
 from irkit.sim.server import SimHTTPServer, SimState
@@ -95,8 +95,12 @@ class SimCluster:
             raise SimError(
                 f"cannot listen on {self._host}:{self._port}: {e.strerror or e}"
             ) from None
+        # A short poll keeps stop() quick (the default 0.5 s would dominate a test suite).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="irkit-sim", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="irkit-sim",
+            daemon=True,
         )
         self._thread.start()
         self.write_kubeconfig(self.kubeconfig_path)

@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from irkit.sim.resources import BY_KIND, ResourceType
+from irkit.model.kinds import BY_KIND, ResourceType
 from irkit.sim.store import Obj, Store, rfc3339
 
 PODS = BY_KIND[("", "Pod")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from irkit.sim.resources import ResourceType, group_versions, resources_in
+from irkit.model.kinds import ResourceType, group_versions, resources_in
 
 KUBE_VERSION = {
     "major": "1",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from irkit.sim.resources import ResourceType, group_versions, resources_in
+from irkit.model.kinds import ResourceType, group_versions, resources_in
 
 _PARAMS = [
     {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}

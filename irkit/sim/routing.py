@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from irkit.sim.resources import BY_GROUP_VERSION_PLURAL, ResourceType
+from irkit.model.kinds import BY_GROUP_VERSION_PLURAL, ResourceType
 
 
 @dataclass(frozen=True)

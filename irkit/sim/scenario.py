@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from irkit.errors import ConfigError
+from irkit.model.kinds import RESOURCE_TYPES, for_api_version_kind
 from irkit.sim.faults import FaultRule
-from irkit.sim.resources import RESOURCE_TYPES, for_api_version_kind
 from irkit.yamlfile import LocatedDict, load_file, locate, nearest
 
 SCENARIO_API_VERSION = "irkit.io/v1"
@@ -114,7 +114,8 @@ def load_scenario(path: str | Path) -> Scenario:
         try:
             faults.append(FaultRule.from_dict(raw))
         except (ValueError, TypeError) as e:
-            raise _error(where, settings[0], ("spec", "faults", i), str(e)) from None
+            loc: tuple[str | int, ...] = ("spec", "faults", i, *_fault_key(raw, str(e)))
+            raise _error(where, settings[0], loc, str(e)) from None
     for i, log in enumerate(spec.logs):
         if log.file is not None and not (path.parent / log.file).is_file():
             raise _error(
@@ -174,6 +175,15 @@ def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     for fname, f in current.model_fields.items():
         names.append(f.alias or fname)
     return names
+
+
+def _fault_key(rule: dict[str, Any], message: str) -> tuple[str, ...]:
+    """The key of a fault rule that an error message is about, when it names one."""
+    for key in rule:
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in str(key))
+        if f"{key!r}" in message or message.startswith((f"{key} ", f"{snake} ")):
+            return (str(key),)
+    return ()
 
 
 def _check_manifest(where: str, doc: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ DNS allow-lists have something to select), and the cluster-admin role bound to s
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 Manifest = dict[str, Any]
@@ -33,8 +34,14 @@ def _node(name: str, role: str | None) -> Manifest:
         "metadata": {"name": name, "labels": labels},
         "status": {
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+            # Every field the API marks required: typed clients refuse a Node without them.
             "nodeInfo": {
+                "machineID": uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.machine").hex,
+                "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.system")),
+                "bootID": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.boot")),
+                "kernelVersion": "6.8.0-irkit-sim",
                 "kubeletVersion": "v1.32.0",
+                "kubeProxyVersion": "v1.32.0",
                 "osImage": "irkit-sim",
                 "containerRuntimeVersion": "containerd://1.7.0",
                 "architecture": "amd64",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from irkit.sim.resources import ResourceType
+from irkit.model.kinds import ResourceType
 
 
 def qualified(rt: ResourceType) -> str:

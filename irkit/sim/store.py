@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from irkit.model.kinds import BY_KIND, ResourceType
 from irkit.sim import status
-from irkit.sim.resources import BY_KIND, ResourceType
 from irkit.sim.selectors import FieldSelector, LabelSelector
 
 Obj = dict[str, Any]
@@ -119,12 +119,16 @@ class Store:
         with self.lock:
             items = self.objects(rt, namespace, labels, fields)
             rv = str(self._last_rv)
-        start = _decode_continue(continue_token) if continue_token else 0
+        # Like etcd3's, the token holds the last key served, not an offset: objects created or
+        # deleted before it between two pages neither repeat nor skip an item.
+        if continue_token:
+            after = _decode_continue(continue_token)
+            items = [o for o in items if _key_of(o) > after]
         if limit is None or limit <= 0:
-            return items[start:], rv, None
-        page = items[start : start + limit]
-        more = start + limit < len(items)
-        return page, rv, _encode_continue(start + limit) if more else None
+            return items, rv, None
+        page = items[:limit]
+        more = limit < len(items)
+        return page, rv, _encode_continue(_key_of(page[-1])) if more else None
 
     @property
     def resource_version(self) -> str:
@@ -372,6 +376,8 @@ class Store:
         new = copy.deepcopy(obj)
         refs = [r for r in new["metadata"].get("ownerReferences", []) if r.get("uid") != owner_uid]
         new["metadata"]["ownerReferences"] = refs
+        if not refs:  # Go's omitempty: an emptied list is not served at all
+            del new["metadata"]["ownerReferences"]
         self._store(
             rt, (new["metadata"].get("namespace", ""), new["metadata"]["name"]), new, "MODIFIED"
         )
@@ -398,20 +404,24 @@ def _spec(obj: Obj) -> Any:
 
 
 def _rt_for(rt_key: tuple[str, str]) -> ResourceType:
-    from irkit.sim.resources import RESOURCE_TYPES
+    from irkit.model.kinds import RESOURCE_TYPES
 
     return next(rt for rt in RESOURCE_TYPES if rt.key == rt_key)
 
 
-def _encode_continue(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def _key_of(obj: Obj) -> Key:
+    return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
 
 
-def _decode_continue(token: str) -> int:
+def _encode_continue(after: Key) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"start": list(after)}).encode()).decode()
+
+
+def _decode_continue(token: str) -> Key:
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["start"]
     except (ValueError, KeyError, TypeError) as e:
         raise status.bad_request(f"continue key is not valid: {e}") from e
-    if not isinstance(offset, int) or offset < 0:
+    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(k, str) for k in after)):
         raise status.bad_request("continue key is not valid")
-    return offset
+    return (after[0], after[1])

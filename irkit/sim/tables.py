@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from irkit.sim.resources import ResourceType
+from irkit.model.kinds import ResourceType
 
 Obj = dict[str, Any]
 Column = tuple[str, str, Callable[[Obj, datetime], Any]]

@@ -1,7 +1,7 @@
-"""The resource types the simulated API server serves.
+"""The Kubernetes resource types irkit knows: group, version, plural, kind, scope, short names.
 
-One table drives routing, discovery (``/api``, ``/apis``) and kubectl's short names, so adding a
-type is one line here plus, if it needs one, a controller.
+One table serves both sides: the simulator routes and answers discovery from it, and irkit's
+cluster adapter builds API paths and resolves ``deploy/x``-style targets from it.
 """
 
 from __future__ import annotations
@@ -133,6 +133,30 @@ def group_versions() -> dict[str, list[str]]:
 
 def resources_in(group: str, version: str) -> list[ResourceType]:
     return [rt for rt in RESOURCE_TYPES if rt.group == group and rt.version == version]
+
+
+_BY_NAME: dict[str, ResourceType] = {}
+for _rt in RESOURCE_TYPES:
+    for _name in (_rt.plural, _rt.singular_name, _rt.kind.lower(), *_rt.short_names):
+        _BY_NAME.setdefault(_name, _rt)
+
+
+def by_name(name: str) -> ResourceType | None:
+    """``deploy``, ``deployment``, ``deployments``, ``Deployment``: the type (as kubectl)."""
+    return _BY_NAME.get(name.lower())
+
+
+def api_path(rt: ResourceType, namespace: str = "", name: str = "", subresource: str = "") -> str:
+    """The REST path of a collection, an object or a subresource."""
+    base = f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}"
+    if rt.namespaced and namespace:
+        base += f"/namespaces/{namespace}"
+    path = f"{base}/{rt.plural}"
+    if name:
+        path += f"/{name}"
+        if subresource:
+            path += f"/{subresource}"
+    return path
 
 
 def for_api_version_kind(api_version: str, kind: str) -> ResourceType | None:
