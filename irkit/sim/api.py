@@ -13,14 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from irkit.model.kinds import BY_KIND, ResourceType
-from irkit.sim import patch as patches
-from irkit.sim import status, tables
-from irkit.sim.logbook import LogBook, default_log
-from irkit.sim.logs import LogOptions, stream_log
-from irkit.sim.protobuf import ProtobufError, decode_access_review
-from irkit.sim.rbac import RbacObjects, UserInfo, self_subject_access_review
-from irkit.sim.routing import Target
-from irkit.sim.selectors import (
+from irkit.model.selectors import (
     COMMON_FIELDS,
     EVENT_FIELDS,
     POD_FIELDS,
@@ -30,6 +23,13 @@ from irkit.sim.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from irkit.sim import patch as patches
+from irkit.sim import status, tables
+from irkit.sim.logbook import LogBook, default_log
+from irkit.sim.logs import LogOptions, stream_log
+from irkit.sim.protobuf import ProtobufError, decode_access_review
+from irkit.sim.rbac import RbacObjects, UserInfo, self_subject_access_review
+from irkit.sim.routing import Target
 from irkit.sim.store import Obj, Store, Watch
 
 PODS = BY_KIND[("", "Pod")]

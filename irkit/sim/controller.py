@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from irkit.model.kinds import BY_KIND, ResourceType
+from irkit.model.selectors import label_selector_from_object
 from irkit.sim.store import Obj, Store, rfc3339
 
 PODS = BY_KIND[("", "Pod")]
@@ -160,6 +161,8 @@ class Controllers:
     def _replicas(self, owner: Obj, rt: ResourceType, ordinal_names: bool) -> None:
         want = int(owner.get("spec", {}).get("replicas", 1))
         pods = owned_by(self.store, PODS, owner)
+        if not ordinal_names:
+            pods = self._release_unmatched(owner, pods)
         name = owner["metadata"]["name"]
         if ordinal_names:
             pods.sort(key=lambda p: int(p["metadata"]["name"].rsplit("-", 1)[-1]))
@@ -178,6 +181,28 @@ class Controllers:
             )
         # Pods start Running at once (no kubelet), so every wanted pod is also ready.
         self._update_status(rt, owner, want, want)
+
+    def _release_unmatched(self, owner: Obj, pods: list[Obj]) -> list[Obj]:
+        """Pods relabelled out of the selector are let go (owner reference removed), as upstream:
+        the ReplicaSet then makes a replacement, and the released pod lives on, unmanaged."""
+        selector = label_selector_from_object(owner.get("spec", {}).get("selector"))
+        kept = []
+        for pod in pods:
+            if selector.matches(pod["metadata"].get("labels") or {}):
+                kept.append(pod)
+                continue
+            uid = owner["metadata"]["uid"]
+
+            def release(o: Obj, uid: str = uid) -> Obj:
+                refs = [r for r in o["metadata"].get("ownerReferences", []) if r.get("uid") != uid]
+                if refs:
+                    o["metadata"]["ownerReferences"] = refs
+                else:
+                    o["metadata"].pop("ownerReferences", None)
+                return o
+
+            self.store.update(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], release)
+        return kept
 
     def _daemonset(self, ds: Obj) -> None:
         nodes = [n["metadata"]["name"] for n in self.store.objects(NODES)] or [DEFAULT_NODE]

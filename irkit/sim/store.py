@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from irkit.model.kinds import BY_KIND, ResourceType
+from irkit.model.selectors import FieldSelector, LabelSelector
 from irkit.sim import status
-from irkit.sim.selectors import FieldSelector, LabelSelector
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects

@@ -1,0 +1,44 @@
+"""Journal entries: what a mutating command did, with each object's fields before and after.
+
+The RCA timeline and runbook resume are built from these, so an entry says everything needed
+to undo or explain the change without asking the cluster again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object changed: ``action`` is create, patch, delete or unchanged."""
+
+    action: str
+    kind: str
+    namespace: str
+    name: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    command: str
+    actor: str
+    target: str
+    result: str  # ok, unchanged, dry-run, partial, error
+    incident: str = ""
+    argv: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    time: str = field(default_factory=utc_now)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
