@@ -1,0 +1,2 @@
+"""Kubernetes audit events from where clusters keep them: kube-apiserver log files, EKS
+CloudWatch Logs. Sources yield parsed events; ``filter`` keeps those about the incident."""

@@ -1,0 +1,80 @@
+"""Options and wiring every response command shares: cluster access, target, journal, output.
+
+Commands stay thin: parse with these, build adapters with ``connect_cluster``, call an action,
+print. Heavy imports (kubernetes, boto3) happen inside functions, never at module import.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from irkit.journal import DEFAULT_PATH
+from irkit.model.target import Target, parse_target
+
+if TYPE_CHECKING:
+    from irkit.cluster.port import Cluster
+
+Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the target.")]
+TargetArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="pod/NAME, deployment/NAME, statefulset/NAME, daemonset/NAME or replicaset/NAME.",
+        show_default=False,
+    ),
+]
+Selector = Annotated[
+    str | None, typer.Option("--selector", "-l", help="Label selector for the pods instead.")
+]
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file.", show_envvar=False),
+]
+Context = Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")]
+JournalPath = Annotated[
+    Path, typer.Option("--journal", envvar="IRKIT_JOURNAL", help="JSON-lines journal to append to.")
+]
+Incident = Annotated[
+    str | None,
+    typer.Option(
+        "--incident", "-i", envvar="IRKIT_INCIDENT", help="Incident id (default: generated)."
+    ),
+]
+DryRun = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Server-side dry run: show what would change, change nothing."),
+]
+Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
+
+DEFAULT_JOURNAL = DEFAULT_PATH
+
+
+def target_from(namespace: str, ref: str | None, selector: str | None) -> Target:
+    return parse_target(namespace, ref, selector)
+
+
+def connect_cluster(kubeconfig: str | None, context: str | None, pool_size: int = 16) -> Cluster:
+    from irkit.cluster.kube import connect
+    from irkit.settings import ClusterSettings
+
+    return connect(ClusterSettings(kubeconfig=kubeconfig, context=context, pool_size=pool_size))
+
+
+def command_line() -> str:
+    return shlex.join(["irkit", *sys.argv[1:]])
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def check_output(output: str) -> None:
+    from irkit.errors import UsageError
+
+    if output not in ("text", "json"):
+        raise UsageError(f"--output must be text or json, not {output!r}")

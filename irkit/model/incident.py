@@ -1,0 +1,26 @@
+"""Incident ids: generated when not given, and always safe as a label value and a file name."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+
+from irkit.errors import UsageError
+
+_ID = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def new_incident_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"inc-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def check_incident_id(incident: str) -> str:
+    """The id goes into label values, object names and paths: hold it to the strictest."""
+    if not _ID.match(incident) or ".." in incident:
+        raise UsageError(
+            f"invalid incident id {incident!r}: 1-63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    return incident
