@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from irkit import __version__
+from irkit.cli.isolate import isolate, release
 from irkit.cli.sim import sim_app
 
 app = typer.Typer(
@@ -15,6 +16,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sim_app, name="sim")
+app.command()(isolate)
+app.command()(release)
 
 
 @app.command()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -78,3 +80,51 @@ def check_output(output: str) -> None:
 
     if output not in ("text", "json"):
         raise UsageError(f"--output must be text or json, not {output!r}")
+
+
+class Recorder:
+    """What a mutating command did, filled in as it goes (see ``journaled``)."""
+
+    def __init__(self) -> None:
+        from irkit.model.journal import Change
+
+        self.changes: list[Change] = []
+        self.outputs: dict[str, Any] = {}
+        self.result = "ok"
+        self.skip = False  # dry runs change nothing and are not journaled
+
+
+@contextmanager
+def journaled(
+    path: Path, command: str, actor: str, target: object, incident: str = ""
+) -> Iterator[Recorder]:
+    """Append one journal entry for the command, whether it succeeds or fails half-way."""
+    from irkit.errors import IrkitError
+    from irkit.journal import Journal
+    from irkit.model.journal import Entry
+
+    rec = Recorder()
+
+    def write(result: str, error: str = "") -> None:
+        Journal(path).append(
+            Entry(
+                command=command,
+                actor=actor,
+                target=str(target),
+                result=result,
+                incident=incident,
+                argv=["irkit", *sys.argv[1:]],
+                changes=rec.changes,
+                outputs=rec.outputs,
+                error=error,
+            )
+        )
+
+    try:
+        yield rec
+    except IrkitError as e:
+        if rec.changes or not rec.skip:
+            write("error", str(e))
+        raise
+    if not rec.skip:
+        write(rec.result)
