@@ -84,8 +84,10 @@ class SimHTTPServer(ThreadingHTTPServer):
         with self._open_lock:
             conns = list(self._open)
         for conn in conns:
+            # The plain socket's shutdown: ssl.SSLSocket.shutdown drops the TLS state first, so a
+            # handler thread blocked in a read would parse raw TLS bytes as a request line.
             with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+                socket.socket.shutdown(conn, socket.SHUT_RDWR)
 
 
 class SimHandler(BaseHTTPRequestHandler):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from irkit.sim.selectors import (
+from irkit.model.selectors import (
     EVENT_FIELDS,
     POD_FIELDS,
     FieldSelector,

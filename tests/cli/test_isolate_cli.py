@@ -1,0 +1,82 @@
+"""`irkit isolate` / `irkit release` end to end: a subprocess against irkit.sim."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from irkit.sim import SimCluster
+
+
+def irkit(sim: SimCluster, *args: str, journal: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "irkit", *args, "--kubeconfig", sim.kubeconfig_path]
+    cmd += ["--journal", str(journal)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_isolate_then_release_with_journal(sim: SimCluster, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    args = ("isolate", "deployment/api-server", "-n", "production", "-i", "inc-7", "-o", "json")
+    first = irkit(sim, *args, journal=journal)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["status"] == "created" and len(summary["pods"]) == 3
+    assert any("allow-frontend-to-api" in w for w in summary["warnings"])  # additive policies
+
+    second = irkit(sim, *args, journal=journal)
+    assert second.returncode == 0 and json.loads(second.stdout)["status"] == "unchanged"
+
+    released = irkit(sim, "release", "deployment/api-server", "-n", "production", journal=journal)
+    assert released.returncode == 0, released.stderr
+    assert "deleted networkpolicy/irkit-quarantine-deployment-api-server" in released.stdout
+
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [e["command"] for e in entries] == ["isolate", "isolate", "release"]
+    assert [e["result"] for e in entries] == ["ok", "unchanged", "ok"]
+    created = entries[0]["changes"][0]
+    assert created["action"] == "create" and created["kind"] == "NetworkPolicy"
+    assert created["after"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    pod_change = entries[0]["changes"][1]
+    assert pod_change["after"]["labels"]["irkit.io/quarantine"] == "inc-7"
+    assert "irkit.io/quarantine" not in pod_change["before"]["labels"]
+    assert entries[0]["actor"] == "sim-admin" and entries[0]["incident"] == "inc-7"
+    assert entries[0]["time"].endswith("Z")
+
+
+def test_dry_run_prints_the_policy_and_journals_nothing(sim: SimCluster, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    out = irkit(sim, "isolate", "deploy/frontend", "-n", "production", "--dry-run", journal=journal)
+    assert out.returncode == 0, out.stderr
+    assert (
+        "kind: NetworkPolicy" in out.stdout and "irkit-quarantine-deployment-frontend" in out.stdout
+    )
+    assert not journal.exists()
+
+
+def test_exit_codes_and_one_line_errors(sim: SimCluster, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    missing_ns = irkit(sim, "isolate", "deployment/api-server", "-n", "nope", journal=journal)
+    assert missing_ns.returncode == 4
+    assert missing_ns.stderr.strip() == 'ERROR namespace "nope" not found'
+    bad_kind = irkit(sim, "isolate", "cronjob/x", "-n", "production", journal=journal)
+    assert bad_kind.returncode == 2 and "unknown target 'cronjob/x'" in bad_kind.stderr
+    both = irkit(sim, "isolate", "pod/x", "-l", "a=b", "-n", "production", journal=journal)
+    assert both.returncode == 2 and "exactly one target" in both.stderr
+    forbidden = irkit(
+        sim,
+        "isolate",
+        "deployment/api-server",
+        "-n",
+        "production",
+        "--context",
+        "irkit-sim-oncall-viewer",
+        journal=journal,
+    )
+    assert forbidden.returncode == 5
+    assert 'user "oncall-viewer" may not list networkpolicies' in forbidden.stderr
+    assert (
+        "TIP check with: kubectl auth can-i list networkpolicies -n production" in forbidden.stderr
+    )
+    assert "Traceback" not in forbidden.stderr + missing_ns.stderr + bad_kind.stderr
