@@ -46,7 +46,9 @@ def serve(
 
     with reported_errors():
         chosen = None if empty else (scenario or DEFAULT_SCENARIO)
-        sim = SimCluster(chosen, port=port, kubeconfig_path=kubeconfig_out, audit_log=audit_log)
+        sim = SimCluster(
+            chosen, port=port, kubeconfig_path=kubeconfig_out, audit_log=audit_log, keep_files=True
+        )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with sim:
@@ -60,6 +62,7 @@ def serve(
                     pass
             except KeyboardInterrupt:
                 pass
+        typer.echo(f"stopped; audit log kept at {sim.audit_log_path}", err=True)
 
 
 @sim_app.command("demo")

@@ -62,7 +62,16 @@ class Request:
 
     @property
     def dry_run(self) -> bool:
-        return "All" in self.query.get("dryRun", [])
+        if "All" in self.query.get("dryRun", []):
+            return True
+        # kubectl sends a DELETE's dry run inside the DeleteOptions body, not the query.
+        if self.method.upper() == "DELETE" and self.body:
+            try:
+                options = json.loads(self.body)
+            except (ValueError, UnicodeDecodeError):
+                return False
+            return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
+        return False
 
 
 @dataclass
@@ -108,7 +117,11 @@ class ResourceApi:
             raise status.method_not_allowed()
         part = "status" if t.subresource == "status" else ""
         if method == "GET":
-            return Reply(200, self.store.get(t.rt, t.namespace, t.name))
+            obj = self.store.get(t.rt, t.namespace, t.name)
+            if tables.wants_table(req.headers.get("accept", "")) and not part:
+                meta = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+                return Reply(200, tables.to_table(t.rt, [obj], meta))
+            return Reply(200, obj)
         if method == "PUT":
             return Reply(
                 200,
@@ -279,7 +292,8 @@ def _json_body(req: Request) -> Obj:
         raise status.ApiError(
             415,
             "UnsupportedMediaType",
-            "the simulator reads JSON request bodies (protobuf only for SelfSubjectAccessReview)",
+            "the irkit simulator reads JSON request bodies only (protobuf just for access "
+            "reviews): write the object to a file and use kubectl create -f or apply -f",
         )
     if len(req.body) > MAX_BODY:
         raise status.ApiError(

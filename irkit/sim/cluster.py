@@ -3,8 +3,10 @@
     with SimCluster(load_scenario("examples/scenarios/compromised-pod.yaml")) as sim:
         subprocess.run(["kubectl", "--kubeconfig", sim.kubeconfig_path, "get", "pods", "-A"])
 
-The server binds loopback only; the admin token is random per start unless the scenario fixes
-one, so a sim left running is not an open door even to other local users without the kubeconfig.
+The server binds loopback only and the admin token is random per start, so a simulator left
+running is not an open door, even to other local users without the kubeconfig (mode 0600).
+Its private files (TLS key, kubeconfig, default audit log) live in a temporary folder that
+``stop`` removes, unless ``keep_files`` asks to keep the audit log and kubeconfig.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import copy
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
@@ -53,7 +56,9 @@ class SimCluster:
         audit_log: str | Path | None = None,
         kubeconfig_path: str | Path | None = None,
         seed: int | None = None,
+        keep_files: bool = False,
     ) -> None:
+        self.keep_files = keep_files
         if isinstance(scenario, str | Path):
             scenario = load_scenario(scenario)
         self.scenario = scenario or Scenario()
@@ -116,6 +121,11 @@ class SimCluster:
         if self._audit is not None:
             self._audit.close()
             self._audit = None
+        # The key dies with the server; the rest of the folder too, unless asked to keep it.
+        for private in ("sim.key", "sim.crt"):
+            (self._workdir / private).unlink(missing_ok=True)
+        if not self.keep_files:
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> SimCluster:
         return self.start()
@@ -208,7 +218,8 @@ class SimCluster:
         has_nodes = any(m.get("kind") == "Node" for m in manifests)
         ordered = sorted(
             [*base_manifests(has_nodes), *manifests],
-            key=lambda m: 0 if m.get("kind") == "Namespace" else 1,
+            # Namespaces hold everything; Nodes must exist before pods are placed on them.
+            key=lambda m: {"Namespace": 0, "Node": 1}.get(str(m.get("kind")), 2),
         )
         for manifest in ordered:
             rt = for_api_version_kind(manifest["apiVersion"], manifest["kind"])

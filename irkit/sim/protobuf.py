@@ -1,9 +1,11 @@
 """The one protobuf body the simulator reads: kubectl's SelfSubjectAccessReview.
 
-``kubectl auth can-i`` always sends its review as protobuf (``application/vnd.kubernetes.protobuf``)
-and nothing else kubectl sends to us does. Rather than take on a protobuf dependency and the
-Kubernetes ``.proto`` files, this decodes the wire format by hand for exactly that message and
-turns it into the JSON shape the rest of the server handles. Any other protobuf body gets 415.
+``kubectl auth can-i`` always sends its review as protobuf
+(``application/vnd.kubernetes.protobuf``). kubectl's imperative generators (``kubectl create namespace|configmap|secret|deployment``) do
+too; those get 415 with a hint to use ``kubectl create -f``/``apply -f``, which send JSON.
+Rather than take on a protobuf dependency and the Kubernetes ``.proto`` files, this decodes the
+wire format by hand for exactly the review and turns it into the JSON shape the rest of the
+server handles.
 
 Layout (k8s.io/apimachinery runtime.Unknown inside a 4-byte magic):
     "k8s\\0" Unknown{1: TypeMeta{1: apiVersion, 2: kind}, 2: raw, 3: encoding, 4: contentType}
