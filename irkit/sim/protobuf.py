@@ -1,8 +1,9 @@
 """The one protobuf body the simulator reads: kubectl's SelfSubjectAccessReview.
 
 ``kubectl auth can-i`` always sends its review as protobuf
-(``application/vnd.kubernetes.protobuf``). kubectl's imperative generators (``kubectl create namespace|configmap|secret|deployment``) do
-too; those get 415 with a hint to use ``kubectl create -f``/``apply -f``, which send JSON.
+(``application/vnd.kubernetes.protobuf``). So do kubectl's imperative generators
+(``kubectl create namespace|configmap|...``); those get 415 with a hint to use
+``kubectl create -f`` or ``apply -f``, which send JSON.
 Rather than take on a protobuf dependency and the Kubernetes ``.proto`` files, this decodes the
 wire format by hand for exactly the review and turns it into the JSON shape the rest of the
 server handles.
