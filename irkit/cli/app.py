@@ -6,6 +6,7 @@ import typer
 
 from irkit import __version__
 from irkit.cli.isolate import isolate, release
+from irkit.cli.scale import restore, scale
 from irkit.cli.sim import sim_app
 
 app = typer.Typer(
@@ -18,6 +19,8 @@ app = typer.Typer(
 app.add_typer(sim_app, name="sim")
 app.command()(isolate)
 app.command()(release)
+app.command()(scale)
+app.command()(restore)
 
 
 @app.command()
