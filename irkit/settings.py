@@ -37,6 +37,8 @@ class ClusterSettings:
     """Seconds to wait for an answer to one request (log streams: between two reads)."""
     pool_size: int = 16
     """HTTP connections kept open; at least the collect concurrency, so workers never queue."""
+    page_size: int = 500
+    """Objects per list request (``limit``); lists follow ``continue`` tokens to the end."""
     retry: RetrySettings = field(default_factory=RetrySettings)
 
 

@@ -41,7 +41,6 @@ PATCH_CONTENT_TYPES = {
     "json": "application/json-patch+json",
     "strategic": "application/strategic-merge-patch+json",
 }
-LIST_PAGE = 500
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
@@ -115,7 +114,7 @@ class KubeCluster:
         rt = _kind(kind)
         info = self._info("list", rt, namespace or "", "")
         path = api_path(rt, namespace or "")
-        query: dict[str, Any] = {"limit": LIST_PAGE}
+        query: dict[str, Any] = {"limit": self.settings.page_size}
         if labels:
             query["labelSelector"] = labels
         if fields:
