@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from irkit.errors import ConfigError
 
@@ -125,3 +126,43 @@ def nearest(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` or an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def describe_error(err: Any, model: type[BaseModel]) -> str:
+    """One pydantic error as a sentence: "unknown field 'x' (did you mean 'y'?)" or "loc: msg"."""
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        field = str(err["loc"][-1])
+        known = known_fields(model, err["loc"][:-1])
+        return f"unknown field {loc!r}{nearest(field, known)}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {message}" if loc else message
+
+
+def known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names (and aliases) of the model found at ``loc``, for "did you mean"."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        is_model = isinstance(current, type) and issubclass(current, BaseModel)
+        field = current.model_fields.get(part) if is_model else None
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        current = next(
+            (a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
+        if current is None:
+            return []
+    names = []
+    for fname, f in current.model_fields.items():
+        names.append(f.alias or fname)
+    return names
+
+
+def located_error(where: str, data: Any, loc: Sequence[str | int], message: str) -> ConfigError:
+    """A ConfigError at the line and column ``loc`` points to in located YAML data."""
+    line, column = locate(data, loc)
+    return ConfigError(message, path=where, line=line or None, column=column or None)

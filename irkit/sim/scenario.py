@@ -12,10 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from irkit.errors import ConfigError
 from irkit.model.kinds import RESOURCE_TYPES, for_api_version_kind
 from irkit.sim.faults import FaultRule
-from irkit.yamlfile import LocatedDict, load_file, locate, nearest
+from irkit.yamlfile import LocatedDict, describe_error, load_file, located_error, nearest
 
 SCENARIO_API_VERSION = "irkit.io/v1"
 
@@ -93,7 +92,7 @@ def load_scenario(path: str | Path) -> Scenario:
     manifests: list[dict[str, Any]] = []
     for doc in docs:
         if not isinstance(doc, dict):
-            raise _error(
+            raise located_error(
                 where,
                 doc,
                 (),
@@ -105,7 +104,7 @@ def load_scenario(path: str | Path) -> Scenario:
             _check_manifest(where, doc)
             manifests.append(doc)
     if len(settings) > 1:
-        raise _error(where, settings[1], (), "only one 'kind: Scenario' document is allowed")
+        raise located_error(where, settings[1], (), "only one 'kind: Scenario' document is allowed")
     name, spec = path.stem, ScenarioSpec()
     if settings:
         name, spec = _parse_settings(where, settings[0], path.stem)
@@ -115,10 +114,10 @@ def load_scenario(path: str | Path) -> Scenario:
             faults.append(FaultRule.from_dict(raw))
         except (ValueError, TypeError) as e:
             loc: tuple[str | int, ...] = ("spec", "faults", i, *_fault_key(raw, str(e)))
-            raise _error(where, settings[0], loc, str(e)) from None
+            raise located_error(where, settings[0], loc, str(e)) from None
     for i, log in enumerate(spec.logs):
         if log.file is not None and not (path.parent / log.file).is_file():
-            raise _error(
+            raise located_error(
                 where, settings[0], ("spec", "logs", i, "file"), f"log file not found: {log.file}"
             )
     return Scenario(
@@ -130,9 +129,11 @@ def _parse_settings(where: str, doc: LocatedDict, default_name: str) -> tuple[st
     unknown = [k for k in doc if k not in ("apiVersion", "kind", "metadata", "spec")]
     if unknown:
         hint = nearest(unknown[0], ("apiVersion", "kind", "metadata", "spec"))
-        raise _error(where, doc, (unknown[0],), f"unknown field {unknown[0]!r}{hint}")
+        raise located_error(where, doc, (unknown[0],), f"unknown field {unknown[0]!r}{hint}")
     if doc.get("apiVersion") != SCENARIO_API_VERSION:
-        raise _error(where, doc, ("apiVersion",), f"apiVersion must be {SCENARIO_API_VERSION!r}")
+        raise located_error(
+            where, doc, ("apiVersion",), f"apiVersion must be {SCENARIO_API_VERSION!r}"
+        )
     meta = doc.get("metadata") or {}
     name = str(meta.get("name") or default_name) if isinstance(meta, dict) else default_name
     try:
@@ -140,41 +141,8 @@ def _parse_settings(where: str, doc: LocatedDict, default_name: str) -> tuple[st
     except ValidationError as e:
         err = e.errors()[0]
         loc = ("spec", *err["loc"])
-        raise _error(where, doc, loc, _describe(err, ScenarioSpec)) from None
+        raise located_error(where, doc, loc, describe_error(err, ScenarioSpec)) from None
     return name, spec
-
-
-def _describe(err: Any, model: type[BaseModel]) -> str:
-    loc = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        field = str(err["loc"][-1])
-        known = _known_fields(model, err["loc"][:-1])
-        return f"unknown field {loc!r}{nearest(field, known)}"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {message}" if loc else message
-
-
-def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names (and aliases) of the model found at ``loc``, for "did you mean"."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        is_model = isinstance(current, type) and issubclass(current, BaseModel)
-        field = current.model_fields.get(part) if is_model else None
-        if field is None:
-            return []
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        current = next(
-            (a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None
-        )
-        if current is None:
-            return []
-    names = []
-    for fname, f in current.model_fields.items():
-        names.append(f.alias or fname)
-    return names
 
 
 def _fault_key(rule: dict[str, Any], message: str) -> tuple[str, ...]:
@@ -189,10 +157,10 @@ def _fault_key(rule: dict[str, Any], message: str) -> tuple[str, ...]:
 def _check_manifest(where: str, doc: dict[str, Any]) -> None:
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
-        raise _error(where, doc, (), "a Kubernetes manifest needs 'apiVersion' and 'kind'")
+        raise located_error(where, doc, (), "a Kubernetes manifest needs 'apiVersion' and 'kind'")
     if for_api_version_kind(api_version, kind) is None:
         kinds = [rt.kind for rt in RESOURCE_TYPES]
-        raise _error(
+        raise located_error(
             where,
             doc,
             ("kind",),
@@ -200,12 +168,7 @@ def _check_manifest(where: str, doc: dict[str, Any]) -> None:
         )
     meta = doc.get("metadata")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
-        raise _error(where, doc, ("metadata",), f"{kind} needs metadata.name")
-
-
-def _error(where: str, data: Any, loc: tuple[str | int, ...], message: str) -> ConfigError:
-    line, column = locate(data, loc)
-    return ConfigError(message, path=where, line=line or None, column=column or None)
+        raise located_error(where, doc, ("metadata",), f"{kind} needs metadata.name")
 
 
 __all__ = ["LogSpec", "Scenario", "ScenarioSpec", "UserSpec", "load_scenario"]
