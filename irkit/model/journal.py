@@ -42,3 +42,30 @@ class Entry:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# ---- runbook runs --------------------------------------------------------------------------------
+# A run's journal (incidents/<id>/journal.jsonl) is a sequence of these events, one JSON line
+# each, in this order: run-start, then per step step-start and step-end, then run-end (absent
+# when the process died: ``irkit run --resume`` continues from the last step-end).
+RUN_START = "run-start"  # runbook {name, path, sha256}, params, alert, actor, dry_run
+STEP_START = "step-start"  # step, action, with (rendered), attempt
+STEP_END = "step-end"  # step, status, outputs, changes, error
+RUN_END = "run-end"  # status: completed | failed | stopped (awaiting approval)
+STEP_STATUSES = ("ok", "unchanged", "failed", "skipped", "awaiting-approval", "dry-run")
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    event: str
+    incident: str
+    step: str = ""
+    action: str = ""
+    status: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    error: str = ""
+    time: str = field(default_factory=utc_now)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
