@@ -12,6 +12,9 @@
     │   └── Unavailable         1   transient (429, 5xx, timeouts, resets): retried, then raised
     ├── EvidenceError           1   a bundle could not be written, packed or stored
     │   └── UploadError         1   the upload to S3 failed; the local bundle is kept
+    ├── AuditSourceError        1   audit logs could not be read (missing log group, no access)
+    ├── NotifyError             1   a notification was not delivered: names the host, never the URL
+    ├── Locked                  1   another irkit run holds the incident (one run at a time)
     ├── VerifyError             6   a bundle's contents do not match its manifest
     └── PartialError            3   the command did part of its job; the message says which part
 
@@ -107,6 +110,34 @@ class EvidenceError(IrkitError):
 
 class UploadError(EvidenceError):
     """The upload failed; the local bundle is kept and the message says where it is."""
+
+
+class AuditSourceError(IrkitError):
+    """Audit events could not be read from their source; the message names the source and why."""
+
+
+class NotifyError(IrkitError):
+    """A notification was not delivered. The message names the channel and the destination host
+    only: webhook URLs carry their secret in the path. ``transient``: 429, 5xx or no connection,
+    already retried a few times by the adapter; worth a later retry of the step."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        destination: str,
+        status: int | None = None,
+        transient: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.destination = destination
+        self.status = status
+        self.transient = transient
+
+
+class Locked(IrkitError):
+    """Another ``irkit run`` holds the incident's lock; the message names the incident."""
 
 
 class VerifyError(IrkitError):

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+
+from irkit.errors import UsageError
 
 T = TypeVar("T")
+MiB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,69 @@ class ClusterSettings:
     page_size: int = 500
     """Objects per list request (``limit``); lists follow ``continue`` tokens to the end."""
     retry: RetrySettings = field(default_factory=RetrySettings)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where ``collect`` stores packed bundles in S3, and how. ``irkit.evidence.s3`` reads it."""
+
+    bucket: str = ""
+    """Bucket name; "" = S3 not configured. Set from ``s3://bucket/prefix`` via ``parse_s3_uri``."""
+    prefix: str = ""
+    """Key prefix ("folder", no leading or trailing slash); "" = the bucket's top level."""
+    endpoint_url: str | None = None
+    """S3 endpoint; None = boto3's default chain (honours AWS_ENDPOINT_URL, e.g. MinIO, moto)."""
+    region: str | None = None
+    """AWS region; None = boto3's default chain (AWS_REGION, AWS_DEFAULT_REGION, profile)."""
+    sse: Literal["AES256", "aws:kms"] | None = None
+    """Server-side encryption asked for per object; None = the bucket's default encryption."""
+    kms_key_id: str | None = None
+    """KMS key (id, ARN or alias) for ``sse="aws:kms"``; None = the account's aws/s3 key."""
+    object_lock_days: int = 0
+    """Days of Object Lock retention set on each object (UTC now + days); 0 = none set by irkit
+    (a bucket's default retention still applies). The bucket must have Object Lock enabled."""
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    """GOVERNANCE: privileged users can still shorten it; COMPLIANCE: nobody can, not even root.
+    GOVERNANCE by default because a COMPLIANCE mistake cannot be undone."""
+    part_size: int = 16 * MiB
+    """Bytes per multipart part, and the largest file sent in one PutObject. S3 allows 5 MiB to
+    5 GiB; it is raised automatically to keep a file under S3's 10,000 parts."""
+    concurrency: int = 8
+    """Parts uploaded in parallel; also the most parts held in memory (8 x 16 MiB = 128 MiB)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Object tags on every upload (merged under the per-upload tags), e.g. {"retention": "ir"}."""
+
+    def __post_init__(self) -> None:
+        if self.sse not in (None, "AES256", "aws:kms"):
+            raise UsageError(f"S3 sse must be AES256 or aws:kms, not {self.sse!r}")
+        if self.kms_key_id and self.sse != "aws:kms":
+            raise UsageError("an S3 kms_key_id needs sse='aws:kms'")
+        if self.object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
+            mode = self.object_lock_mode
+            raise UsageError(f"S3 object_lock_mode must be GOVERNANCE or COMPLIANCE, not {mode!r}")
+        if self.object_lock_days < 0:
+            raise UsageError(f"S3 object_lock_days must be >= 0, not {self.object_lock_days}")
+        if not 5 * MiB <= self.part_size <= 5 * 1024 * MiB:
+            raise UsageError(f"S3 part_size must be 5 MiB to 5 GiB, not {self.part_size} bytes")
+        if self.concurrency < 1:
+            raise UsageError(f"S3 concurrency must be >= 1, not {self.concurrency}")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How ``irkit run`` (``irkit.engine``) runs a runbook."""
+
+    incidents_dir: str = "incidents"
+    """Folder holding ``<incident id>/`` (journal, evidence, RCA, lock), relative to the working
+    directory unless absolute."""
+    alert_max_bytes: int = MiB
+    """Largest alert payload accepted, serialized as JSON: alert text is hostile input, and a
+    bigger one is refused before any step runs."""
+    retry_initial: float = 1.0
+    """Seconds before a step's first retry (``retries:``); doubles each time, with jitter."""
+    retry_max: float = 30.0
+    """Seconds: the longest wait between two attempts of a step (a server's Retry-After counts
+    up to this). Waits never go past the step's ``timeout``."""
 
 
 def from_env(cls: type[T], prefix: str, env: Mapping[str, str] | None = None) -> T:

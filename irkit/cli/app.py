@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from irkit import __version__
+from irkit.cli.collect import collect, verify
 from irkit.cli.isolate import isolate, release
 from irkit.cli.scale import restore, scale
 from irkit.cli.sim import sim_app
@@ -21,6 +22,8 @@ app.command()(isolate)
 app.command()(release)
 app.command()(scale)
 app.command()(restore)
+app.command()(collect)
+app.command()(verify)
 
 
 @app.command()

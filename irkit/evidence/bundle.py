@@ -1,0 +1,203 @@
+"""Write an evidence bundle: files hashed as they are written, a manifest, custody, a tarball.
+
+    writer = BundleWriter(Path("evidence"), "inc-42")
+    writer.add_stream("logs/web-0/app.log", chunks, source="/api/v1/.../pods/web-0/log")
+    writer.record_failure("logs/web-1/app.log", source, "forbidden: ...")
+    bundle = writer.finish(custody={...})  # manifest.json, custody.json, .tar.gz, .tar.gz.sha256
+
+Streams go to disk chunk by chunk through SHA-256, so a 10 GB log costs 64 KiB of memory. The
+writer is shared by the collector's worker threads: bookkeeping is under one lock, writing is
+not. Paths are checked strictly (``check_relpath``); names taken from cluster data must go
+through ``safe_name`` first, so a pod called ``../../etc`` cannot write outside the bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from irkit.errors import EvidenceError
+from irkit.evidence.archive import pack, write_sidecar
+from irkit.model.evidence import (
+    CUSTODY_NAME,
+    DOCUMENTS,
+    MANIFEST_NAME,
+    Failure,
+    Manifest,
+    ManifestEntry,
+    ManifestError,
+    check_relpath,
+)
+
+Clock = Callable[[], datetime]
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    name: str
+    folder: Path
+    tarball: Path
+    sidecar: Path
+    sha256: str  # of the tarball
+    manifest: Manifest
+
+    @property
+    def tarball_size(self) -> int:
+        return self.tarball.stat().st_size
+
+
+class BundleWriter:
+    def __init__(self, out_dir: Path, incident: str, *, clock: Clock = utc_now) -> None:
+        self._clock = clock
+        self.created = clock()
+        self.incident = incident
+        self.name = f"irkit-evidence-{incident}-{self.created.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        self.folder = Path(out_dir) / self.name
+        try:
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700)
+        except FileExistsError:
+            raise EvidenceError(f"the bundle folder {self.folder} already exists") from None
+        except OSError as e:
+            raise EvidenceError(f"cannot create {self.folder}: {e.strerror or e}") from e
+        self._lock = threading.Lock()
+        self._taken: set[str] = set(DOCUMENTS)
+        self._entries: list[ManifestEntry] = []
+        self._failures: list[Failure] = []
+        self._finished = False
+
+    @property
+    def failures(self) -> list[Failure]:
+        with self._lock:
+            return list(self._failures)
+
+    @property
+    def entries(self) -> list[ManifestEntry]:
+        with self._lock:
+            return list(self._entries)
+
+    # ---- adding --------------------------------------------------------------------------------
+    def add_stream(self, relpath: str, chunks: Iterable[bytes], source: str) -> ManifestEntry:
+        """Write ``chunks`` to ``relpath`` (made unique if taken); on error nothing is kept."""
+        rel = self._reserve(relpath)
+        path = self.folder / rel
+        digest, size = hashlib.sha256(), 0
+        try:
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                f = os.fdopen(fd, "wb", buffering=0)  # a full disk fails in write, not close
+            except OSError as e:
+                raise EvidenceError(f"cannot write {path}: {e.strerror or e}") from e
+            with f:
+                for chunk in chunks:  # the source's own errors pass through unchanged
+                    digest.update(chunk)
+                    size += len(chunk)
+                    try:
+                        _write_all(f, chunk)
+                    except OSError as e:
+                        raise EvidenceError(f"cannot write {path}: {e.strerror or e}") from e
+        except BaseException:
+            path.unlink(missing_ok=True)
+            with self._lock:
+                self._taken.discard(rel)
+            raise
+        entry = ManifestEntry(rel, size, digest.hexdigest(), source, rfc3339(self._clock()))
+        with self._lock:
+            self._entries.append(entry)
+        return entry
+
+    def add_bytes(self, relpath: str, data: bytes, source: str) -> ManifestEntry:
+        return self.add_stream(relpath, (data,), source)
+
+    def add_yaml(self, relpath: str, obj: Any, source: str) -> ManifestEntry:
+        text = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+        return self.add_bytes(relpath, text.encode("utf-8"), source)
+
+    def record_failure(self, artifact: str, source: str, reason: str) -> Failure:
+        failure = Failure(artifact, source, reason)
+        with self._lock:
+            self._failures.append(failure)
+        return failure
+
+    def _reserve(self, relpath: str) -> str:
+        try:
+            check_relpath(relpath)
+        except ManifestError as e:
+            raise EvidenceError(str(e)) from None
+        with self._lock:
+            if self._finished:
+                raise EvidenceError(f"the bundle {self.name} is already finished")
+            rel, n = relpath, 1
+            stem, dot, ext = relpath.rpartition(".")
+            if "/" in ext or not stem or stem.endswith("/"):
+                stem, dot, ext = relpath, "", ""
+            while rel in self._taken:  # two hostile names that sanitise alike: keep both
+                n += 1
+                rel = f"{stem}-dup{n}{dot}{ext}"
+            self._taken.add(rel)
+            return rel
+
+    # ---- finishing -----------------------------------------------------------------------------
+    def finish(self, custody: Mapping[str, Any]) -> Bundle:
+        """Write manifest.json and custody.json, pack ``<name>.tar.gz`` and its ``.sha256``."""
+        with self._lock:
+            self._finished = True
+            entries = sorted(self._entries, key=lambda e: e.path)
+            failures = tuple(self._failures)
+        manifest = Manifest(
+            self.name, self.incident, rfc3339(self.created), tuple(entries), failures
+        )
+        manifest_bytes = _json_bytes(manifest.to_json())
+        custody_doc = {
+            **custody,
+            "bundle": self.name,
+            "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        }
+        self._write_document(MANIFEST_NAME, manifest_bytes)
+        self._write_document(CUSTODY_NAME, _json_bytes(custody_doc))
+        tarball = self.folder.parent / f"{self.name}.tar.gz"
+        members = [e.path for e in entries] + sorted(DOCUMENTS)
+        sha256 = pack(self.folder, members, tarball, int(self.created.timestamp()))
+        try:
+            sidecar = write_sidecar(tarball, sha256)
+        except OSError as e:
+            raise EvidenceError(f"cannot write {tarball}.sha256: {e.strerror or e}") from e
+        return Bundle(self.name, self.folder, tarball, sidecar, sha256, manifest)
+
+    def _write_document(self, name: str, data: bytes) -> None:
+        path = self.folder / name
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise EvidenceError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def _write_all(f: Any, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[f.write(view) :]
+
+
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -1,0 +1,183 @@
+"""`irkit collect` and `irkit verify` end to end: subprocesses against irkit.sim and moto."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from irkit.sim import SimCluster
+
+BUCKET = "ir-evidence"
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_endpoint: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "KUBECONFIG"}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
+    )
+    return env
+
+
+@pytest.fixture
+def s3(aws_env: dict[str, str], moto_endpoint: str) -> Any:
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+def irkit(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "irkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def collect_args(sim: SimCluster, *extra: str) -> list[str]:
+    target = ["collect", "deployment/api-server", "-n", "production"]
+    return [*target, "--kubeconfig", sim.kubeconfig_path, "--out", "evidence", *extra]
+
+
+def test_collect_to_s3_then_verify(
+    sim: SimCluster, tmp_path: Path, aws_env: dict[str, str], s3: Any
+) -> None:
+    args = collect_args(sim, "--s3", f"s3://{BUCKET}/cases/2026", "--tag", "case=42")
+    done = irkit(aws_env, tmp_path, *args, "--incident", "inc-cli", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    tarball = Path(summary["tarball"])
+    if not tarball.is_absolute():
+        tarball = tmp_path / tarball
+    assert tarball.is_file() and tarball.name.startswith("irkit-evidence-inc-cli-")
+    sidecar = tarball.with_name(tarball.name + ".sha256")
+    sha256 = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    assert sidecar.read_text() == f"{sha256}  {tarball.name}\n"
+    assert summary["sha256"] == sha256 and summary["status"] == "complete"
+    assert summary["failures"] == [] and summary["files"] > 10
+    key = f"cases/2026/{tarball.name}"
+    assert summary["s3"] == [f"s3://{BUCKET}/{key}"]
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    assert head["ContentLength"] == tarball.stat().st_size
+    assert head["Metadata"]["sha256"] == sha256
+    tags = s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"irkit-incident": "inc-cli", "case": "42"}
+    folder = tmp_path / summary["bundle"]
+    custody = json.loads((folder / "custody.json").read_text())
+    assert custody["aws_caller_identity"]["Arn"].startswith("arn:aws:")
+    assert custody["collector"]["command"].startswith("irkit collect deployment/api-server")
+    journal = [
+        json.loads(line) for line in (tmp_path / "irkit-journal.jsonl").read_text().splitlines()
+    ]
+    assert journal[-1]["command"] == "collect" and journal[-1]["outputs"]["sha256"] == sha256
+
+    for where in (str(tarball), str(folder), f"s3://{BUCKET}/{key}"):
+        ok = irkit(aws_env, tmp_path, "verify", where)
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.startswith(f"OK {where}:")
+
+    log = next(folder.glob("logs/*/api.log"))
+    log.write_bytes(log.read_bytes().replace(b"INFO", b"info", 1))
+    next(folder.glob("state/pods/*.yaml")).unlink()
+    bad = irkit(aws_env, tmp_path, "verify", str(folder))
+    assert bad.returncode == 6, bad.stderr
+    assert f"changed: {log.relative_to(folder).as_posix()}" in bad.stdout
+    assert "missing: state/pods/" in bad.stdout
+    assert "1 changed, 1 missing, 0 extra" in bad.stderr
+
+
+def test_text_output_prints_tarball_and_sha256(sim: SimCluster, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    done = irkit(env, tmp_path, *collect_args(sim, "--concurrency", "2"))
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
+    tarball = tmp_path / lines["tarball"].strip()
+    assert tarball.is_file()
+    assert lines["sha256"].strip() == hashlib.sha256(tarball.read_bytes()).hexdigest()
+    assert "\x1b[" not in done.stdout  # no progress bars when stdout is not a terminal
+
+
+def test_failed_upload_keeps_the_local_bundle(
+    sim: SimCluster, tmp_path: Path, aws_env: dict[str, str], s3: Any
+) -> None:
+    done = irkit(aws_env, tmp_path, *collect_args(sim, "--s3", "s3://no-such-bucket/x"))
+    assert done.returncode == 1, done.stderr
+    assert "NoSuchBucket" in done.stderr and "the local bundle is kept" in done.stderr
+    (tarball,) = (tmp_path / "evidence").glob("*.tar.gz")
+    assert str(tarball.name) in done.stderr
+    assert irkit(aws_env, tmp_path, "verify", str(tarball)).returncode == 0
+
+
+def test_partial_collection_exits_3(sim: SimCluster, tmp_path: Path) -> None:
+    viewer = sim.write_kubeconfig(tmp_path / "viewer.kubeconfig", user="oncall-viewer")
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    args = ["collect", "deployment/api-server", "-n", "production", "--out", "evidence"]
+    done = irkit(env, tmp_path, *args, "--kubeconfig", viewer, "-o", "json")
+    assert done.returncode == 3, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "partial"
+    failed = {f["artifact"] for f in summary["failures"]}
+    assert "state/networkpolicies" in failed and "state/rbac/clusterrolebindings" in failed
+    assert not [a for a in failed if a.startswith("logs/")]  # the viewer may read logs
+    assert "failure(s)" in done.stderr and Path(tmp_path / summary["tarball"]).is_file()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--since", "yesterday"], "--since 'yesterday'"),
+        (["--actor", "api-server"], "--actor 'api-server'"),
+        (["--s3", "https://bucket/x"], "not an S3 URI"),
+        (["--s3", "s3://bucket", "--sse", "des"], "sse must be"),
+        (["--incident", "../etc"], "invalid incident id"),
+    ],
+)
+def test_bad_options_fail_before_collecting(
+    sim: SimCluster, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    done = irkit(env, tmp_path, *collect_args(sim, *extra))
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert not (tmp_path / "evidence").exists()
+
+
+def test_verify_nothing(tmp_path: Path) -> None:
+    done = irkit(dict(os.environ), tmp_path, "verify", str(tmp_path / "none.tar.gz"))
+    assert done.returncode == 6 and "no bundle at" in done.stderr

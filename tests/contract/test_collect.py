@@ -1,0 +1,350 @@
+"""``collect`` against irkit.sim: logs, state, RBAC exposure, custody, refusals, faults, secrets."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import CANARY
+
+from irkit.actions.collect import Collector, CollectResult, collect
+from irkit.cluster.kube import KubeCluster, connect
+from irkit.evidence.verify import verify_bundle
+from irkit.model.target import parse_target
+from irkit.settings import ClusterSettings, RetrySettings
+from irkit.sim import SimCluster
+
+NS = "production"
+STAMP = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")
+FAST_RETRY = RetrySettings(attempts=4, backoff_initial=0.01, backoff_max=0.05)
+LEAK_FORMS = (
+    CANARY.encode(),
+    base64.b64encode(CANARY.encode()),
+    base64.b64encode(CANARY.encode()).rstrip(b"="),
+    CANARY.encode().hex().encode(),
+)
+
+
+def cluster_for(sim: SimCluster, tmp_path: Path, user: str | None = None) -> KubeCluster:
+    kubeconfig = sim.kubeconfig_path
+    if user is not None:
+        kubeconfig = sim.write_kubeconfig(tmp_path / f"{user}.kubeconfig", user=user)
+    return connect(ClusterSettings(kubeconfig=kubeconfig, retry=FAST_RETRY))
+
+
+def run(cluster: KubeCluster, tmp_path: Path, ref: str = "deployment/api-server") -> CollectResult:
+    return collect(
+        cluster,
+        parse_target(NS, ref, None),
+        out_dir=tmp_path / "evidence",
+        incident="inc-42",
+        concurrency=4,
+        collector=Collector(
+            "ir-laptop", "alice", "irkit collect deployment/api-server -n production"
+        ),
+    )
+
+
+def files_of(result: CollectResult) -> dict[str, Path]:
+    folder = result.bundle.folder
+    return {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+
+
+def leaks(data: bytes) -> list[bytes]:
+    return [form for form in LEAK_FORMS if form in data]
+
+
+def test_the_leak_search_finds_a_planted_canary(tmp_path: Path) -> None:
+    """The canary test below is only as good as this search: it must see every form."""
+    for form in LEAK_FORMS:
+        packed = gzip.compress(b"x" * 1000 + form + b"y" * 1000)
+        assert leaks(gzip.decompress(packed)) and not leaks(b"x" * 1000)
+
+
+def test_collect_deployment(sim: SimCluster, tmp_path: Path) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    result = run(cluster, tmp_path)
+    assert result.status == "complete", result.failures
+    files = files_of(result)
+    pods = sorted(result.pods)
+    assert len(pods) == 3
+
+    # Every container's current log; the previous log of the restarted one only.
+    for pod in pods:
+        for container in ("api", "log-shipper"):
+            data = files[f"logs/{pod}/{container}.log"].read_bytes()
+            assert data and all(STAMP.match(line) for line in data.splitlines())
+    previous = [p for p in files if p.endswith(".previous.log")]
+    assert len(previous) == 1 and previous[0].endswith("/api.previous.log")
+    compromised = previous[0].split("/")[1]
+    assert b"OOM killer" in files[previous[0]].read_bytes()
+    assert (
+        b"stratum+tcp://pool.minexmr.example" in files[f"logs/{compromised}/api.log"].read_bytes()
+    )
+
+    # The manifest's hashes are the files' hashes; nothing unlisted.
+    manifest = json.loads(files["manifest.json"].read_text())
+    listed = {f["path"]: f for f in manifest["files"]}
+    assert set(listed) == set(files) - {"manifest.json", "custody.json"}
+    for path, entry in listed.items():
+        data = files[path].read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
+        assert entry["collected_at"].endswith("Z") and entry["source"]
+    assert listed[f"logs/{compromised}/api.previous.log"]["source"] == (
+        f"/api/v1/namespaces/{NS}/pods/{compromised}/log?container=api&timestamps=true&previous=true"
+    )
+    assert verify_bundle(result.bundle.folder).ok and verify_bundle(result.bundle.tarball).ok
+
+    # Custody.
+    custody = json.loads(files["custody.json"].read_text())
+    assert custody["collector"] == {
+        "cluster_user": "sim-admin",
+        "context": "irkit-sim",
+        "server": sim.url,
+        "hostname": "ir-laptop",
+        "os_user": "alice",
+        "irkit_version": "0.1.0",
+        "command": "irkit collect deployment/api-server -n production",
+    }
+    assert custody["incident"] == "inc-42" and custody["runbook"] is None
+    assert custody["target"]["text"] == "deployment/api-server -n production"
+    assert custody["pods"] == pods and custody["status"] == "complete"
+    assert custody["started_at"] <= custody["finished_at"]
+    assert (
+        custody["manifest_sha256"]
+        == hashlib.sha256(files["manifest.json"].read_bytes()).hexdigest()
+    )
+
+
+def test_state_files(sim: SimCluster, tmp_path: Path) -> None:
+    result = run(cluster_for(sim, tmp_path), tmp_path)
+    files = files_of(result)
+
+    def load(path: str) -> Any:
+        return yaml.safe_load(files[path].read_text())
+
+    for pod in result.pods:
+        assert load(f"state/pods/{pod}.yaml")["metadata"]["name"] == pod
+    assert load("state/owners/deployments/api-server.yaml")["kind"] == "Deployment"
+    assert [p for p in files if p.startswith("state/owners/replicasets/")]
+    assert "state/services/api-server.yaml" in files
+    assert "state/services/frontend.yaml" not in files  # its selector matches no api-server pod
+    assert "state/networkpolicies/allow-frontend-to-api.yaml" in files
+    exposure = yaml.safe_load(files["state/rbac/exposure.yaml"].read_text())
+    assert "can read Secrets in namespace production" in exposure["serviceAccounts"][0]["risks"]
+    assert "db-credentials" in files["state/references.yaml"].read_text()
+    reasons = {e["reason"] for e in load("state/events.yaml")["items"]}
+    assert {"CPUThrottlingHigh", "BackOff"} <= reasons
+    nodes = {load(f"state/pods/{p}.yaml")["spec"]["nodeName"] for p in result.pods}
+    assert {f"state/nodes/{n}.yaml" for n in nodes} <= set(files)
+    assert load("state/serviceaccounts/api-server.yaml")["metadata"]["name"] == "api-server"
+    assert (
+        load("state/rbac/rolebindings/production.api-server.yaml")["roleRef"]["name"]
+        == "api-server"
+    )
+    assert "secrets" in load("state/rbac/roles/production.api-server.yaml")["rules"][0]["resources"]
+    exposure = load("state/rbac/exposure.yaml")["serviceAccounts"][0]
+    assert exposure["serviceAccount"] == "system:serviceaccount:production:api-server"
+    assert "can read Secrets in namespace production" in exposure["risks"]
+    assert any("secrets" in line for line in exposure["can"])
+    assert not [p for p in files if "oncall-viewer" in p]  # bindings of others are not its exposure
+    refs = load("state/references.yaml")
+    assert refs["configMaps"] == [
+        {"name": "api-server-config", "referencedBy": ["container api envFrom"]}
+    ]
+    assert refs["secrets"][0]["name"] == "db-credentials"
+    assert refs["secrets"][0]["keys"] == ["password", "username"]
+
+
+def test_no_secret_value_in_folder_or_tarball(sim: SimCluster, tmp_path: Path) -> None:
+    result = run(cluster_for(sim, tmp_path), tmp_path)
+    for path in result.bundle.folder.rglob("*"):
+        if path.is_file():
+            assert not leaks(path.read_bytes()), path
+    packed = result.bundle.tarball.read_bytes()
+    assert not leaks(packed)
+    assert not leaks(gzip.decompress(packed))
+    assert b"db-credentials" in gzip.decompress(packed)  # named, so the search saw the state
+
+
+def test_pod_and_selector_targets(sim: SimCluster, tmp_path: Path) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    pod = cluster.list("pods", NS, labels="app=frontend")[0]["metadata"]["name"]
+    one = run(cluster, tmp_path / "one", f"pod/{pod}")
+    assert one.pods == [pod] and f"logs/{pod}/web.log" in files_of(one)
+    assert not [p for p in files_of(one) if p.startswith("state/rbac/rolebindings/")]
+    many = collect(
+        cluster,
+        parse_target(NS, None, "tier in (web,backend)"),
+        out_dir=tmp_path / "many",
+        incident="inc-43",
+    )
+    assert len(many.pods) == 5 and many.status == "complete"
+
+
+def test_forbidden_logs_make_a_partial_bundle(sim: SimCluster, tmp_path: Path) -> None:
+    admin = cluster_for(sim, tmp_path)
+    admin.create(
+        "clusterroles",
+        "",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "no-logs"},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["pods", "namespaces", "events", "services"],
+                    "verbs": ["get", "list"],
+                },
+                {
+                    "apiGroups": ["apps"],
+                    "resources": ["deployments", "replicasets"],
+                    "verbs": ["get", "list"],
+                },
+            ],
+        },
+    )
+    admin.create(
+        "clusterrolebindings",
+        "",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "no-logs"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "no-logs",
+            },
+            "subjects": [
+                {"kind": "User", "name": "intern", "apiGroup": "rbac.authorization.k8s.io"}
+            ],
+        },
+    )
+    sim.add_user("intern")
+    result = run(cluster_for(sim, tmp_path, user="intern"), tmp_path)
+    assert result.status == "partial"
+    failed = {f.artifact: f for f in result.failures}
+    for pod in result.pods:
+        for container in ("api", "log-shipper"):
+            failure = failed[f"logs/{pod}/{container}.log"]
+            assert 'user "intern" may not get pods/log' in failure.reason
+            assert failure.source.startswith(f"/api/v1/namespaces/{NS}/pods/{pod}/log?")
+    assert "state/rbac/exposure.yaml" in files_of(result)  # written, saying what it could not read
+    assert any(a.startswith("state/rbac/") for a in failed)
+    assert any(a.startswith("state/references.yaml#secret/db-credentials") for a in failed)
+    files = files_of(result)
+    assert not [p for p in files if p.startswith("logs/")]
+    assert len([p for p in files if p.startswith("state/pods/")]) == 3
+    manifest = json.loads(files["manifest.json"].read_text())
+    assert manifest["counts"]["failures"] == len(result.failures) == len(manifest["failures"])
+    assert verify_bundle(result.bundle.tarball).ok
+
+
+def test_throttling_and_dropped_connections_are_survived(sim: SimCluster, tmp_path: Path) -> None:
+    throttled = sim.inject(resource="pods/log", status=429, retry_after=0, count=5)
+    dropped = sim.inject(resource="pods/log", drop=True, count=3)
+    result = run(cluster_for(sim, tmp_path), tmp_path)
+    assert result.status == "complete", result.failures
+    assert sim.faults.fired_count(throttled) == 5 and sim.faults.fired_count(dropped) == 3
+    assert len([p for p in files_of(result) if p.startswith("logs/")]) == 7
+    assert verify_bundle(result.bundle.folder).ok
+
+
+def test_a_log_that_keeps_failing_is_recorded_and_the_rest_collected(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    victim = cluster.list("pods", NS, labels="app=api-server")[0]["metadata"]["name"]
+    sim.inject(path=f"/pods/{victim}/log$", status=503, message="kubelet unreachable")
+    result = run(cluster, tmp_path)
+    assert result.status == "partial"
+    assert {f.artifact for f in result.failures} >= {
+        f"logs/{victim}/api.log",
+        f"logs/{victim}/log-shipper.log",
+    }
+    assert all("kubelet unreachable" in f.reason for f in result.failures)
+    logs = [p for p in files_of(result) if p.startswith("logs/")]
+    assert logs and not [p for p in logs if victim in p]
+    assert len(logs) == 7 - len(result.failures)
+
+
+def test_concurrency_does_not_change_the_evidence(sim: SimCluster, tmp_path: Path) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    seen = []
+    for n, concurrency in enumerate((1, 16)):
+        result = collect(
+            cluster,
+            parse_target(NS, "deployment/api-server", None),
+            out_dir=tmp_path / f"run-{n}",
+            incident="inc-44",
+            concurrency=concurrency,
+        )
+        assert result.status == "complete"
+        seen.append(
+            {e.path: e.sha256 for e in result.bundle.manifest.files if e.path.startswith("logs/")}
+        )
+    assert len(seen[0]) == 7 and seen[0] == seen[1]
+
+
+def test_audit_events_in_scope(sim: SimCluster, tmp_path: Path) -> None:
+    from conftest import api_client
+    from kubernetes import client
+
+    from irkit.audit.files import AuditLogFiles
+    from irkit.audit.source import AuditScope
+
+    stolen = api_client(sim.kubeconfig_path)
+    stolen.set_default_header("Impersonate-User", "system:serviceaccount:production:api-server")
+    client.CoreV1Api(stolen).list_namespaced_secret(NS)  # the stolen token reads the secrets
+    with pytest.raises(client.ApiException):  # ... and probes elsewhere: in scope as an actor
+        client.CoreV1Api(stolen).list_namespaced_secret("kube-system")
+    admin = client.CoreV1Api(api_client(sim.kubeconfig_path))
+    admin.list_namespaced_config_map("kube-system")  # someone else, elsewhere: out of scope
+    result = collect(
+        cluster_for(sim, tmp_path),
+        parse_target(NS, "deployment/api-server", None),
+        out_dir=tmp_path / "evidence",
+        incident="inc-45",
+        audit_sources=[AuditLogFiles(sim.audit_log_path)],
+        audit_scope=AuditScope(since=None, until=None, namespace=NS),
+    )
+    (entry,) = [e for e in result.bundle.manifest.files if e.path.startswith("audit/")]
+    assert re.fullmatch(r"audit/file-[a-z0-9.-]+audit\.log\.jsonl", entry.path)
+    assert entry.source == f"file {sim.audit_log_path}"
+    path = result.bundle.folder / entry.path
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    sa = "system:serviceaccount:production:api-server"
+    by_sa = [e for e in events if e["user"]["username"] == sa]
+    assert {(e["objectRef"]["namespace"], e["responseStatus"]["code"]) for e in by_sa} == {
+        (NS, 200),
+        ("kube-system", 403),
+    }
+    elsewhere = [e for e in events if e.get("objectRef", {}).get("namespace") == "kube-system"]
+    assert all(e["user"]["username"] == sa for e in elsewhere)  # not the admin's configmaps
+    assert result.status == "complete"
+
+
+def test_a_workload_scaled_to_zero_still_has_its_state_collected(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    cluster.patch("deployments", NS, "api-server", {"spec": {"replicas": 0}}, subresource="scale")
+    result = run(cluster, tmp_path)
+    files = files_of(result)
+    assert result.pods == [] and result.status == "complete"
+    assert not [p for p in files if p.startswith("logs/")]
+    deployment = yaml.safe_load(files["state/owners/deployments/api-server.yaml"].read_text())
+    assert deployment["kind"] == "Deployment" and deployment["spec"]["replicas"] == 0
+    assert "state/networkpolicies/allow-frontend-to-api.yaml" in files
+    exposure = yaml.safe_load(files["state/rbac/exposure.yaml"].read_text())
+    assert "can read Secrets in namespace production" in exposure["serviceAccounts"][0]["risks"]
+    assert "db-credentials" in files["state/references.yaml"].read_text()
