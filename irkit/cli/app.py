@@ -7,6 +7,7 @@ import typer
 from irkit import __version__
 from irkit.cli.collect import collect, verify
 from irkit.cli.isolate import isolate, release
+from irkit.cli.rca import rca
 from irkit.cli.scale import restore, scale
 from irkit.cli.sim import sim_app
 
@@ -24,6 +25,7 @@ app.command()(scale)
 app.command()(restore)
 app.command()(collect)
 app.command()(verify)
+app.command()(rca)
 
 
 @app.command()

@@ -1,0 +1,69 @@
+"""``irkit rca``: the RCA draft of an incident, from its journals and evidence manifests.
+
+Wiring only: ``irkit.render.rca`` reads and renders; this picks where the result goes. Markdown
+goes to ``incidents/<id>/rca.md`` unless ``--out`` says otherwise (``-`` for standard output);
+``-o json`` prints the data behind the document instead, for machines.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from irkit.cli.common import Output, check_output
+from irkit.cli.errors import reported_errors
+from irkit.journal import DEFAULT_PATH
+
+
+def rca(
+    incident: Annotated[
+        str, typer.Option("--incident", "-i", envvar="IRKIT_INCIDENT", help="Incident id.")
+    ],
+    template: Annotated[
+        Path | None,
+        typer.Option("--template", help="Your Jinja2 template instead of irkit's (sandboxed)."),
+    ] = None,
+    journal: Annotated[
+        Path,
+        typer.Option(
+            "--journal",
+            envvar="IRKIT_JOURNAL",
+            help="Command journal to read the incident's hand-run commands from.",
+        ),
+    ] = DEFAULT_PATH,
+    incidents_dir: Annotated[
+        Path, typer.Option("--incidents-dir", help="Folder holding <incident id>/.")
+    ] = Path("incidents"),
+    output: Output = "text",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write here instead (default incidents/<id>/rca.md; - prints)."),
+    ] = None,
+) -> None:
+    """Write the RCA draft: summary, detection, timeline, containment and its undo, evidence
+    hashes, and the sections to fill in (root cause, remediation, validation, documentation)."""
+    from irkit.model.incident_paths import IncidentPaths
+    from irkit.render.rca import build_rca, render_markdown, write_atomically
+
+    with reported_errors():
+        check_output(output)
+        paths = IncidentPaths.of(incident, incidents_dir)
+        data = build_rca(paths, command_journal=journal)
+        if output == "json":
+            document = json.dumps(data.to_json(), indent=2, sort_keys=True) + "\n"
+        else:
+            document = render_markdown(data, template)
+        if out == Path("-") or (output == "json" and out is None):
+            sys.stdout.write(document)
+            return
+        target = out or paths.rca
+        write_atomically(target, document)
+        files = sum(len(b.files) for b in data.evidence)
+        typer.echo(
+            f"RCA draft for {incident}: {target} ({len(data.timeline)} events, "
+            f"{len(data.evidence)} bundle(s), {files} evidence file(s))"
+        )

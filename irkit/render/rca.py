@@ -1,0 +1,275 @@
+"""The RCA draft: an incident's journals and evidence manifests in, a Markdown document out.
+
+    data = build_rca(IncidentPaths.of("inc-42"), command_journal=Path("irkit-journal.jsonl"))
+    text = render_markdown(data)                      # or render_markdown(data, Path("ours.md.j2"))
+    path = write_rca(IncidentPaths.of("inc-42"))      # incidents/inc-42/rca.md (the rca step)
+
+Sources: the run journal (``incidents/<id>/journal.jsonl``, RunEvents), optionally the command
+journal (Entries of that incident), and every bundle a collect recorded or that lies under
+``incidents/<id>/evidence/``. Templates see one variable, ``rca`` (an ``RcaData``), and the
+filters of ``irkit.render.markdown``; they run in Jinja2's immutable sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from irkit.errors import IrkitError, NotFound, UsageError
+from irkit.model.incident_paths import IncidentPaths
+from irkit.model.journal import RUN_END, RUN_START, STEP_END, STEP_START, Change, Entry, RunEvent
+from irkit.render import markdown
+from irkit.render.rca_actions import CONTAINS, LIFTS, entry_target, step_target, summarize, undo
+from irkit.render.rca_alert import detection, text
+from irkit.render.rca_data import Affected, Containment, RcaData, StepFailure, TimelineRow
+from irkit.render.rca_evidence import bundles
+from irkit.render.rca_journal import command_entries, run_events
+
+__all__ = ["RcaData", "build_rca", "render_markdown", "write_rca"]
+
+DEFAULT_TEMPLATE = "templates/rca.md.j2"
+MAX_DETAIL = 300
+NOTHING_DONE = frozenset({"skipped", "awaiting-approval", "dry-run"})
+Clock = Callable[[], datetime]
+_Key = tuple[datetime, int]
+
+
+def build_rca(
+    paths: IncidentPaths,
+    *,
+    command_journal: Path | None = None,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> RcaData:
+    notes: list[str] = []
+    events = run_events(paths.journal, notes)
+    entries = command_entries(command_journal, paths.incident, notes) if command_journal else []
+    if not paths.root.is_dir() and not entries:
+        where = f" and no entry for it in {command_journal}" if command_journal else ""
+        raise NotFound(
+            f"incident {paths.incident!r}: no folder {paths.root}{where}",
+            hint="check --incident and --incidents-dir (and --journal for commands run by hand)",
+        )
+    builder = _Builder(paths.incident)
+    for event in events:
+        builder.run_event(event)
+    for entry in entries:
+        builder.command(entry)
+    starts = [e for e in events if e.event == RUN_START]
+    ends = [e for e in events if e.event == RUN_END]
+    first = starts[0].data if starts else {}
+    runbook = _dict(first.get("runbook"))
+    found = detection(first.get("alert"))
+    times = [r.time for r in builder.timeline()]
+    actors = [text(e.data.get("actor")) for e in starts] + [e.actor for e in entries]
+    return RcaData(
+        incident=paths.incident,
+        generated_at=clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        runbook=text(runbook.get("name"), 200),
+        runbook_path=text(runbook.get("path"), 500),
+        runbook_sha256=text(runbook.get("sha256"), 100),
+        severity=text(first.get("severity") or runbook.get("severity"), 100) or found.severity,
+        status=_status(events, ends, entries),
+        started_at=starts[0].time if starts else (times[0] if times else ""),
+        ended_at=ends[-1].time if ends else (times[-1] if times and not starts else ""),
+        actor=", ".join(dict.fromkeys(a for a in actors if a)),
+        dry_run=first.get("dry_run") is True,
+        params=_dict(first.get("params")),
+        detection=found,
+        timeline=builder.timeline(),
+        affected=builder.sorted(builder.affected),
+        containment=builder.sorted(builder.containment),
+        evidence=bundles(paths, builder.collected),
+        failures=tuple(builder.failures),
+        notes=tuple(notes),
+    )
+
+
+def render_markdown(data: RcaData, template: Path | None = None) -> str:
+    if template is None:
+        source = resources.files("irkit.render").joinpath(DEFAULT_TEMPLATE).read_text("utf-8")
+        return markdown.render(source, f"irkit/render/{DEFAULT_TEMPLATE}", rca=data)
+    try:
+        source = template.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read the template {template}: {e}") from None
+    return markdown.render(source, template, rca=data)
+
+
+def write_rca(
+    paths: IncidentPaths,
+    *,
+    template: Path | None = None,
+    command_journal: Path | None = None,
+    out: Path | None = None,
+) -> Path:
+    """Write the draft to ``out`` (default ``incidents/<id>/rca.md``) atomically; return it."""
+    document = render_markdown(build_rca(paths, command_journal=command_journal), template)
+    target = out or paths.rca
+    write_atomically(target, document)
+    return target
+
+
+def write_atomically(path: Path, content: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise IrkitError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def _status(events: list[RunEvent], ends: list[RunEvent], entries: list[Entry]) -> str:
+    if ends:
+        return text(ends[-1].status or ends[-1].data.get("status"), 100) or "ended"
+    if events:
+        return "in progress (no run-end recorded)"
+    return "commands only" if entries else "empty"
+
+
+class _Builder:
+    """Walks the events and entries once, collecting rows for each section."""
+
+    def __init__(self, incident: str) -> None:
+        self.incident = incident
+        self.rows: list[tuple[Any, int, TimelineRow]] = []
+        self.affected: list[tuple[Any, int, Affected]] = []
+        self.containment: list[tuple[Any, int, Containment]] = []
+        self.collected: list[tuple[str, dict[str, Any]]] = []
+        self.failures: list[StepFailure] = []
+        self._with: dict[str, dict[str, Any]] = {}
+        self._last = datetime.min.replace(tzinfo=UTC)
+        self._seq = 0
+
+    def _key(self, time: str) -> _Key:
+        moment = markdown.parse_time(time)
+        self._last = moment or self._last  # an unreadable time keeps its place
+        self._seq += 1
+        return self._last, self._seq
+
+    def run_event(self, e: RunEvent) -> None:
+        key = self._key(e.time)
+        status = e.status or text(e.data.get("status"), 100)
+        if e.event == STEP_START:
+            with_ = e.data.get("with")
+            self._with[e.step] = with_ if isinstance(with_, dict) else {}
+        detail = self._detail(e)
+        self.rows.append((*key, TimelineRow(e.time, e.event, e.step, e.action, status, detail)))
+        if e.event != STEP_END:
+            return
+        if status == "failed":
+            self.failures.append(StepFailure(e.time, e.step, e.action, text(e.error, 1000)))
+        self._changes(key, e.time, e.step, e.changes)
+        if status in NOTHING_DONE:
+            return
+        if e.action in CONTAINS or e.action in LIFTS:
+            target = step_target(self._with.get(e.step, {}))
+            self._contain(key, e.time, e.step, e.action, target, status, e.changes)
+        if e.action == "collect":
+            self.collected.append((e.step, _outputs(e.data)))
+
+    def command(self, e: Entry) -> None:
+        key = self._key(e.time)
+        via = f"irkit {e.command}"
+        detail = "; ".join(p for p in (e.target, e.error) if p)
+        row = TimelineRow(e.time, "command", "", e.command, e.result, _clip(detail), "command")
+        self.rows.append((*key, row))
+        self._changes(key, e.time, via, e.changes)
+        if e.command in CONTAINS or e.command in LIFTS:
+            target = entry_target(e.target)
+            self._contain(key, e.time, via, e.command, target, e.result, e.changes)
+        if e.command == "collect" and e.outputs:
+            self.collected.append((via, e.outputs))
+
+    def _changes(self, key: _Key, time: str, via: str, changes: list[Change]) -> None:
+        for c in changes:
+            row = Affected(time, via, c.action, c.kind, c.namespace, c.name, _clip(summarize(c)))
+            self.affected.append((*key, row))
+
+    def _contain(
+        self,
+        key: _Key,
+        time: str,
+        via: str,
+        action: str,
+        target: list[str],
+        status: str,
+        changes: list[Change],
+    ) -> None:
+        lifts = action in LIFTS
+        command = "" if lifts else undo(action, target, changes, self.incident)
+        shown = " ".join(target)
+        row = Containment(time, via, action, shown, status, command, lifts)
+        self.containment.append((*key, row))
+
+    def _detail(self, e: RunEvent) -> str:
+        data = e.data
+        match e.event:
+            case "run-start":
+                parts = [
+                    f"runbook {text(_dict(data.get('runbook')).get('name'))}",
+                    f"actor {text(data.get('actor'))}" if data.get("actor") else "",
+                    "dry run" if data.get("dry_run") is True else "",
+                ]
+            case "step-start":
+                parts = [
+                    f"attempt {text(data.get('attempt'))}" if data.get("attempt") else "",
+                    _approval(data),
+                    f"with {text(data.get('with'))}" if data.get("with") else "",
+                ]
+            case "step-end":
+                outputs = _outputs(data)
+                parts = [
+                    text(e.error, MAX_DETAIL) if e.error else "",
+                    _approval(data),
+                    f"{len(e.changes)} change(s)" if e.changes else "",
+                    f"outputs {text(outputs)}" if outputs and not e.error else "",
+                ]
+            case _:
+                parts = [text(e.error) if e.error else "", text(data.get("reason"))]
+        return _clip("; ".join(p for p in parts if p))
+
+    def timeline(self) -> tuple[TimelineRow, ...]:
+        return self.sorted(self.rows)
+
+    @staticmethod
+    def sorted(rows: list[tuple[Any, int, Any]]) -> tuple[Any, ...]:
+        return tuple(row for *_, row in sorted(rows, key=lambda r: (r[0], r[1])))
+
+
+def _approval(data: dict[str, Any]) -> str:
+    approval = data.get("approval") or data.get("approved_by")
+    if not approval:
+        return ""
+    if isinstance(approval, dict):
+        who = approval.get("by") or approval.get("actor") or approval.get("user")
+        how = approval.get("how") or approval.get("via")
+        return "approved" + (f" by {text(who)}" if who else "") + (f" ({text(how)})" if how else "")
+    return f"approval {text(approval)}"
+
+
+def _clip(value: str) -> str:
+    return text(value, MAX_DETAIL)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _outputs(data: dict[str, Any]) -> dict[str, Any]:
+    """A step-end's outputs: ``data["outputs"]``, or the data itself when not nested."""
+    if isinstance(data.get("outputs"), dict):
+        return dict(data["outputs"])
+    return {k: v for k, v in data.items() if k not in ("approval", "approved_by", "status")}
