@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from irkit.errors import IrkitError
-from irkit.model.journal import Entry
+from irkit.model.journal import Entry, RunEvent
 
 DEFAULT_PATH = Path("irkit-journal.jsonl")
 
@@ -24,7 +24,7 @@ class Journal:
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = Path(path)
 
-    def append(self, entry: Entry) -> None:
+    def append(self, entry: Entry | RunEvent) -> None:
         line = json.dumps(entry.to_json(), separators=(",", ":"), sort_keys=True) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -142,8 +142,10 @@ def describe_error(err: Any, model: type[BaseModel]) -> str:
 def known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Field names (and aliases) of the model found at ``loc``, for "did you mean"."""
     current: Any = model
+    keyed = False  # the previous field was a mapping of models: this part is one of its keys
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         is_model = isinstance(current, type) and issubclass(current, BaseModel)
         field = current.model_fields.get(part) if is_model else None
@@ -156,6 +158,7 @@ def known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         )
         if current is None:
             return []
+        keyed = getattr(ann, "__origin__", None) is dict
     names = []
     for fname, f in current.model_fields.items():
         names.append(f.alias or fname)

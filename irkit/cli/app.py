@@ -7,7 +7,10 @@ import typer
 from irkit import __version__
 from irkit.cli.collect import collect, verify
 from irkit.cli.isolate import isolate, release
+from irkit.cli.preflight import preflight, rbac
 from irkit.cli.rca import rca
+from irkit.cli.run import run
+from irkit.cli.runbooks import schema, validate
 from irkit.cli.scale import restore, scale
 from irkit.cli.sim import sim_app
 
@@ -25,7 +28,12 @@ app.command()(scale)
 app.command()(restore)
 app.command()(collect)
 app.command()(verify)
+app.command()(validate)
+app.command()(schema)
+app.command()(preflight)
+app.command()(rbac)
 app.command()(rca)
+app.command()(run)
 
 
 @app.command()

@@ -1,11 +1,11 @@
 """Sandboxed Jinja2 for runbook ``with:`` values and ``when:`` conditions.
 
 Templates come from the runbook (reviewed, in git); values come from alerts and the cluster
-(hostile). So: a ``SandboxedEnvironment`` (no attribute access to internals such as
-``__class__``), ``StrictUndefined`` (a typo is an error, not an empty string), size limits on
-templates and on what they produce, and alert text is only ever *data*: it is never compiled,
-and a rendered value that still contains template syntax is refused, so an alert field holding
-``{{ ... }}`` cannot smuggle a template into a later step.
+(hostile). So: an ``ImmutableSandboxedEnvironment`` (no access to internals such as
+``__class__``, no mutating the data), ``StrictUndefined`` (a typo is an error, not an empty
+string), size limits on templates and on what they produce, and alert text is only ever
+*data*: it is never compiled, and a rendered value that still contains template syntax is
+refused, so an alert field holding ``{{ ... }}`` cannot smuggle a template into a later step.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from irkit.errors import IrkitError
 
@@ -40,7 +40,7 @@ FORBIDDEN_BLOCKS = (
 )
 
 
-class _Env(SandboxedEnvironment):
+class _Env(ImmutableSandboxedEnvironment):
     """The sandbox, plus a cap on ``*`` and ``**``: ``'a' * 10**9`` must not allocate a GB
     before the output-size check sees it."""
 

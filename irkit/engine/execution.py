@@ -1,0 +1,295 @@
+"""The step loop of one run: conditions, approvals, retries, the journal, and on_failure.
+
+Per step: ``when:`` (false -> skipped); render and validate ``with:``; approval (``--yes``, a
+prompt, or stop before the step: awaiting-approval); attempts (tenacity, transient errors
+only, all within the step's ``timeout``); then step-end with status, outputs, changes, error.
+A step-start is journaled before every attempt and a step-end once the step is over, so a
+step-start with no step-end after it is a step the process died in.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+)
+
+from irkit.engine.journal import EventSink
+from irkit.engine.ports import Adapters
+from irkit.engine.prepare import Prepared, prepare, should_run
+from irkit.engine.result import RunResult, StepReport
+from irkit.engine.steps import StepCall, StepOutcome, runner_for
+from irkit.errors import IrkitError, NotifyError, Unavailable
+from irkit.model.incident_paths import IncidentPaths
+from irkit.model.journal import RUN_END, STEP_END, STEP_START, Change, RunEvent
+from irkit.runbook.model import Action, Runbook, Step
+from irkit.settings import RunSettings
+
+
+def is_transient(e: BaseException) -> bool:
+    """Worth another attempt: the API server or a webhook was throttled, failing or away."""
+    return isinstance(e, Unavailable) or (isinstance(e, NotifyError) and e.transient)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class Execution:
+    runbook: Runbook
+    runbook_dir: Path
+    paths: IncidentPaths
+    adapters: Adapters
+    journal: EventSink
+    context: dict[str, Any]  # the template context; steps.<id>.outputs grows as steps end
+    settings: RunSettings
+    command: str
+    dry_run: bool = False
+    yes: bool = False
+    done: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # resume: finished
+    interrupted: Mapping[str, datetime] = field(default_factory=dict)  # resume: died mid-step
+    reports: list[StepReport] = field(default_factory=list)
+
+    @property
+    def incident(self) -> str:
+        return self.paths.incident
+
+    @property
+    def actor(self) -> str:
+        return self.adapters.cluster.identity.user
+
+    def out(self, line: str) -> None:
+        self.adapters.output(line)
+
+    def event(self, kind: str, step: Step | None = None, **fields: Any) -> None:
+        self.journal.write(
+            RunEvent(
+                kind,
+                self.incident,
+                step=step.id if step else "",
+                action=str(step.action) if step else "",
+                time=stamp(self.adapters.clock()),
+                **fields,
+            )
+        )
+
+    # ---- the loop --------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        steps = self.runbook.steps
+        for n, step in enumerate(steps, 1):
+            prefix = f"[{n}/{len(steps)}] {step.id} ({step.action})"
+            if step.id in self.done:
+                earlier = self.done[step.id]
+                self.out(f"{prefix}: done earlier ({earlier['status']})")
+                status, outputs = str(earlier["status"]), dict(earlier["outputs"])
+                report = StepReport(step.id, str(step.action), status, outputs, note="done earlier")
+                self.reports.append(report)
+                continue
+            report, error = self.step(step, prefix)
+            self.reports.append(report)
+            self.context["steps"][step.id] = {"outputs": dict(report.outputs)}
+            if report.status == "awaiting-approval":
+                return self.end("stopped", awaiting=step.id)
+            if report.status == "failed" and step.on_failure == "abort":
+                return self.end("failed", error=error)
+        return self.end("dry-run" if self.dry_run else "completed")
+
+    def end(self, status: str, *, awaiting: str = "", error: IrkitError | None = None) -> RunResult:
+        failed = [r.id for r in self.reports if r.status == "failed"]
+        data: dict[str, Any] = {"failed": failed}
+        if awaiting:
+            data["awaiting_approval"] = awaiting
+        self.event(RUN_END, status=status, data=data, error=str(error) if error else "")
+        journal = getattr(self.journal, "path", None)
+        name = self.runbook.metadata.name
+        return RunResult(self.incident, name, status, self.reports, journal, awaiting, error)
+
+    # ---- one step --------------------------------------------------------------------------
+    def step(self, step: Step, prefix: str) -> tuple[StepReport, IrkitError | None]:
+        began = time.monotonic()
+        try:
+            if not should_run(step, self.context):
+                self.out(f"{prefix}: skipped (when: {step.when})")
+                self.event(STEP_END, step, status="skipped", data={"outputs": {}})
+                return StepReport(step.id, str(step.action), "skipped", note="when: false"), None
+            prepared = prepare(step, self.context)
+        except IrkitError as e:
+            return self.failed(step, prefix, e, [], {}, began), e
+        approval, why = self.approval(step, prepared.rendered)
+        if why:
+            return self.awaiting(step, prefix, why, prepared.rendered), None
+        call = self.call(prepared)
+        verb = "planning" if self.dry_run else "running"
+        self.out(f"{prefix}: {verb} {describe(prepared)}".rstrip())
+        try:
+            outcome = self.attempts(step, call, prepared, approval, prefix)
+        except IrkitError as e:
+            return self.failed(step, prefix, e, call.changes, prepared.rendered, began), e
+        except Exception as e:
+            bug = f"internal error: {type(e).__name__}: {e}"
+            self.event(STEP_END, step, status="failed", changes=call.changes, error=bug)
+            self.event(RUN_END, status="failed", error=f"internal error in step {step.id}")
+            raise
+        seconds = round(time.monotonic() - began, 3)
+        data: dict[str, Any] = {"outputs": outcome.outputs, "note": outcome.note}
+        if approval:
+            data["approval"] = approval
+        self.event(STEP_END, step, status=outcome.status, data=data, changes=call.changes)
+        self.out(f"{prefix}: {outcome.status} - {outcome.note} ({seconds:g}s)")
+        needs = {"approval": "required"} if self.dry_run and step.approval == "required" else {}
+        return StepReport(
+            step.id,
+            str(step.action),
+            outcome.status,
+            outcome.outputs,
+            list(call.changes),
+            rendered=redact(step.action, prepared.rendered),
+            plan=outcome.plan | needs,
+            note=outcome.note,
+            seconds=seconds,
+        ), None
+
+    def failed(
+        self,
+        step: Step,
+        prefix: str,
+        e: IrkitError,
+        changes: list[Change],
+        rendered: dict[str, Any],
+        began: float,
+    ) -> StepReport:
+        self.event(STEP_END, step, status="failed", changes=changes, error=str(e))
+        then = "continuing (on_failure: continue)" if step.on_failure == "continue" else "abort"
+        self.out(f"{prefix}: failed - {e} [{then}]")
+        return StepReport(
+            step.id,
+            str(step.action),
+            "failed",
+            changes=list(changes),
+            error=str(e),
+            rendered=redact(step.action, rendered),
+            seconds=round(time.monotonic() - began, 3),
+        )
+
+    def awaiting(self, step: Step, prefix: str, why: str, rendered: dict[str, Any]) -> StepReport:
+        """Stop before the step: journaled as awaiting-approval, resumable with --yes."""
+        line = f"needs approval: {why}"
+        resume = f"irkit run --resume {self.incident} --yes"
+        self.out(f"{prefix}: awaiting approval ({why}); continue with: {resume}")
+        self.event(STEP_END, step, status="awaiting-approval", error=line)
+        shown = redact(step.action, rendered)
+        return StepReport(
+            step.id, str(step.action), "awaiting-approval", error=line, rendered=shown
+        )
+
+    def approval(self, step: Step, rendered: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
+        """(who approved and how, or None; why not)."""
+        if step.approval != "required" or self.dry_run:
+            return None, ""
+        if self.yes:
+            return {"by": self.actor, "how": "--yes"}, ""
+        if self.adapters.approve is None:
+            return None, "no terminal to ask and no --yes"
+        if self.adapters.approve(step, redact(step.action, rendered)):
+            return {"by": self.actor, "how": "prompt"}, ""
+        return None, "declined at the prompt"
+
+    def call(self, prepared: Prepared) -> StepCall:
+        return StepCall(
+            step=prepared.step,
+            inputs=prepared.inputs,
+            target=prepared.target,
+            runbook=self.runbook,
+            incident=self.incident,
+            paths=self.paths,
+            actor=self.actor,
+            command=f"{self.command} (step {prepared.step.id})",
+            adapters=self.adapters,
+            runbook_dir=self.runbook_dir,
+            dry_run=self.dry_run,
+            started=self.interrupted.get(prepared.step.id),
+        )
+
+    def attempts(
+        self,
+        step: Step,
+        call: StepCall,
+        prepared: Prepared,
+        approval: dict[str, str] | None,
+        prefix: str,
+    ) -> StepOutcome:
+        """Run the step; again on transient errors, ``retries`` times at most, all of it
+        within ``timeout`` (an attempt in flight is not interrupted: the timeout stops retries
+        and bounds the waits between them)."""
+        runner = runner_for(step.action)
+        rendered = redact(step.action, prepared.rendered)
+
+        def retrying(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            wait = state.upcoming_sleep
+            self.out(f"{prefix}: {error}; attempt {state.attempt_number + 1} in {wait:.1f}s")
+
+        for attempt in Retrying(
+            stop=stop_after_attempt(step.retries + 1) | stop_before_delay(step.timeout),
+            retry=retry_if_exception(is_transient),
+            wait=self.backoff,
+            sleep=self.adapters.sleep,
+            before_sleep=retrying,
+            reraise=True,
+        ):
+            with attempt:
+                data: dict[str, Any] = {
+                    "with": rendered,
+                    "attempt": attempt.retry_state.attempt_number,
+                }
+                if approval:
+                    data["approval"] = approval
+                self.event(STEP_START, step, data=data)
+                return runner(call)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def backoff(self, state: RetryCallState) -> float:
+        """Exponential with full jitter; at least what the server's Retry-After asks for."""
+        cap = self.settings.retry_max
+        ceiling = min(cap, self.settings.retry_initial * 2 ** (state.attempt_number - 1))
+        wait = random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after", None)
+        if isinstance(asked, int | float) and asked > 0:
+            wait = max(wait, min(float(asked), cap))
+        return wait
+
+
+def describe(prepared: Prepared) -> str:
+    if prepared.target is not None:
+        return str(prepared.target)
+    inputs = prepared.inputs
+    for key in ("node", "channel", "seconds"):
+        if hasattr(inputs, key):
+            return f"{key} {getattr(inputs, key)}"
+    return ""
+
+
+def redact(action: str, rendered: dict[str, Any]) -> dict[str, Any]:
+    """Webhook URLs carry their secret in the path: journal and show scheme://host only."""
+    if action != Action.NOTIFY or not isinstance(rendered.get("url"), str):
+        return dict(rendered)
+    parts = urlsplit(rendered["url"])
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return {**rendered, "url": f"{parts.scheme}://{parts.hostname or '?'}{port}/…"}

@@ -1,0 +1,201 @@
+"""``run``: a runbook, from its inputs to a journaled result (or a dry-run plan).
+
+Before any step runs: the alert's size is checked, params are coerced and completed, and every
+step whose templates read no earlier step's outputs is rendered and validated, so bad input
+stops the run with nothing done and nothing written.
+
+Resume (``resume=True``) reads ``incidents/<id>/journal.jsonl``: params, alert and started_at
+come from the first run-start; steps whose last step-end is ok, unchanged or skipped are not
+run again; the first other one (failed, awaiting approval, or started and never ended because
+the process died) runs again, which is safe because every action is idempotent. A runbook file
+whose sha256 differs from the journal's is refused, unless ``allow_changed`` (then each
+finished step must still exist with the same action).
+
+Dry run: no lock, no journal, no evidence; mutating actions send server-side dryRun writes and
+the result's steps carry the concrete objects as their ``plan``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from irkit.engine.execution import Execution, stamp
+from irkit.engine.journal import NoJournal, RunJournal, RunState, incident_lock, read_state
+from irkit.engine.params import check_alert, resolve_params
+from irkit.engine.ports import Adapters
+from irkit.engine.prepare import check_all, template_context
+from irkit.engine.result import FINISHED, RunResult
+from irkit.errors import IrkitError, NotFound, UsageError
+from irkit.model.incident_paths import IncidentPaths
+from irkit.model.journal import RUN_START
+from irkit.runbook.loader import Loaded
+from irkit.runbook.model import Runbook
+from irkit.settings import RunSettings
+
+
+def run(
+    loaded: Loaded,
+    *,
+    params: Mapping[str, Any] | None = None,
+    alert: Mapping[str, Any] | None = None,
+    incident: str,
+    adapters: Adapters,
+    dry_run: bool = False,
+    yes: bool = False,
+    resume: bool = False,
+    allow_changed: bool = False,
+    settings: RunSettings | None = None,
+    command: str = "",
+) -> RunResult:
+    settings = settings or RunSettings()
+    paths = IncidentPaths.of(incident, Path(settings.incidents_dir))
+    info = runbook_info(loaded)
+    command = command or f"irkit run {loaded.path} --incident {incident}"
+    if resume:
+        if dry_run:
+            raise UsageError("--dry-run plans a new run; it cannot be combined with --resume")
+        if params or alert:
+            raise UsageError(
+                "a resumed run keeps the params and alert it started with (from its journal)",
+                hint="drop --set and --alert-file",
+            )
+        if not paths.journal.exists():  # checked before the lock creates the folder
+            raise NotFound(
+                f"incident {incident} has no run to resume ({paths.journal} does not exist)",
+                hint="check --resume ID (and the folder irkit runs in: incidents/ is relative "
+                "to it, or --incidents-dir)",
+            )
+        with incident_lock(paths):
+            return _resume(loaded, paths, info, adapters, yes, allow_changed, settings, command)
+    payload = check_alert(dict(alert) if alert is not None else None, settings.alert_max_bytes)
+    started_at = stamp(adapters.clock())
+    base = template_context({}, payload, incident, started_at, {})
+    values = resolve_params(loaded.runbook.params, params or {}, base)
+    context = template_context(values, payload, incident, started_at, {})
+    check_all(loaded.runbook, context)
+    execution = Execution(
+        loaded.runbook,
+        Path(loaded.path).parent,
+        paths,
+        adapters,
+        NoJournal(),
+        context,
+        settings,
+        command,
+        dry_run=dry_run,
+        yes=yes,
+    )
+    if dry_run:
+        adapters.output(f"plan for runbook {info['name']} (dry run: nothing is changed)")
+        return execution.execute()
+    with incident_lock(paths):
+        if read_state(paths.journal) is not None:
+            raise UsageError(
+                f"incident {incident} already has a run ({paths.journal})",
+                hint=f"continue it with irkit run --resume {incident}, or use another --incident",
+            )
+        execution.journal = RunJournal(paths.journal)
+        start = {"runbook": info, "params": values, "alert": payload, "started_at": started_at}
+        _start(execution, start | {"severity": str(loaded.runbook.metadata.severity)})
+        return execution.execute()
+
+
+def _start(execution: Execution, data: dict[str, Any]) -> None:
+    actor = execution.actor
+    execution.event(RUN_START, data=data | {"actor": actor, "dry_run": False})
+    execution.out(
+        f"running runbook {data['runbook']['name']} as incident {execution.incident} "
+        f"(journal {execution.paths.journal})"
+    )
+
+
+def _resume(
+    loaded: Loaded,
+    paths: IncidentPaths,
+    info: dict[str, str],
+    adapters: Adapters,
+    yes: bool,
+    allow_changed: bool,
+    settings: RunSettings,
+    command: str,
+) -> RunResult:
+    state = read_state(paths.journal)
+    if state is None:
+        raise NotFound(f"incident {paths.incident}: {paths.journal} holds no run-start")
+    _check_runbook(state, info, loaded.runbook, allow_changed, paths.incident)
+    done = {s: d for s, d in state.done.items() if d["status"] in FINISHED}
+    outputs = {s: d["outputs"] for s, d in state.done.items()}
+    start = state.start
+    params = start.get("params") if isinstance(start.get("params"), dict) else {}
+    alert = start.get("alert") if isinstance(start.get("alert"), dict) else {}
+    started_at = str(start.get("started_at") or "")
+    context = template_context(params or {}, alert or {}, paths.incident, started_at, outputs)
+    check_all(_unfinished(loaded.runbook, done), context)
+    interrupted = {s: t for s, text in state.open_since.items() if (t := _parse(text))}
+    everything_done = all(step.id in done for step in loaded.runbook.steps)
+    execution = Execution(
+        loaded.runbook,
+        Path(loaded.path).parent,
+        paths,
+        adapters,
+        NoJournal() if everything_done else RunJournal(paths.journal),
+        context,
+        settings,
+        command,
+        yes=yes,
+        done=done,
+        interrupted=interrupted,
+    )
+    if everything_done:
+        adapters.output(f"incident {paths.incident}: every step is done; nothing to resume")
+    else:
+        _start(execution, {"runbook": info, "params": params, "resumed": True})
+    return execution.execute()
+
+
+def _check_runbook(
+    state: RunState, info: dict[str, str], runbook: Runbook, allow_changed: bool, incident: str
+) -> None:
+    old = str(state.runbook.get("sha256") or "")
+    if old == info["sha256"]:
+        return
+    if not allow_changed:
+        raise UsageError(
+            f"the runbook {info['path']} is not the one incident {incident} started with"
+            f" (sha256 {old[:12]}…, now {info['sha256'][:12]}…): refusing to resume",
+            hint="put the runbook back as it was, or resume with --allow-changed to use this "
+            "version (finished steps are kept by id and must keep their action)",
+        )
+    actions = {s.id: str(s.action) for s in runbook.steps}
+    for step_id, done in state.done.items():
+        if done["status"] in FINISHED and actions.get(step_id) != done["action"]:
+            raise UsageError(
+                f"--allow-changed: step {step_id!r} ({done['action']}) finished in this "
+                "incident but is no longer in the runbook with that action; cannot tell what "
+                "is left to do"
+            )
+
+
+def _unfinished(runbook: Runbook, done: Mapping[str, Any]) -> Runbook:
+    steps = [s for s in runbook.steps if s.id not in done]
+    return runbook.model_copy(update={"steps": steps})
+
+
+def _parse(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def runbook_info(loaded: Loaded) -> dict[str, str]:
+    path = Path(loaded.path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        raise IrkitError(f"cannot read the runbook {path}: {e.strerror or e}") from e
+    return {"name": loaded.runbook.metadata.name, "path": str(path.resolve()), "sha256": digest}
