@@ -7,6 +7,10 @@ client over HTTPS, with a kubeconfig. A later issue turns this into a scored dri
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from irkit.sim.cluster import SimCluster
+
+RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 
 SUSPICIOUS = ("xmrig", "kworker", "stratum", "secrets")
 
@@ -76,6 +82,7 @@ def run_demo(scenario: Path, console: Console | None = None) -> None:
                 f"[yellow]{getattr(e, 'status', '?')}[/] {body.get('message')}"
             )
 
+        _respond(out, sim)
         with open(sim.audit_log_path, encoding="utf-8") as f:
             audit_lines = sum(1 for _ in f)
         out.print(
@@ -136,3 +143,46 @@ def _print_log(out: Console, text: str) -> None:
             overflow="ellipsis",
             no_wrap=True,
         )
+
+
+def _respond(out: Console, sim: SimCluster) -> None:
+    """Run the shipped compromised-pod runbook against the simulator, as a responder would."""
+    runbook = RUNBOOKS / "compromised-pod.yaml"
+    if not runbook.is_file():
+        out.print(f"[dim](no {runbook}: the runbook part of the demo needs a source checkout)[/]")
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="irkit-demo-"))
+    argv = [
+        "run",
+        str(runbook),
+        "--set",
+        "namespace=production",
+        "--set",
+        "workload=deployment/api-server",
+        "--incident",
+        "demo-incident",
+        "--yes",
+    ]
+    out.print(f"\n[bold]Now respond: irkit {' '.join(argv)}[/]", highlight=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "irkit",
+            *argv,
+            "--kubeconfig",
+            sim.kubeconfig_path,
+            "--incidents-dir",
+            str(workdir / "incidents"),
+        ],
+        cwd=workdir,
+        check=False,
+        env=os.environ | {"IRKIT_JOURNAL": str(workdir / "journal.jsonl")},
+    )
+    incident = workdir / "incidents" / "demo-incident"
+    for bundle in sorted((incident / "evidence").glob("*.tar.gz")):
+        # soft_wrap: a path is copied and pasted, so it must stay on one line
+        out.print(f"evidence: {bundle}", highlight=False, soft_wrap=True)
+        out.print(f"  check it with: irkit verify {bundle}", highlight=False, soft_wrap=True)
+    if (incident / "rca.md").is_file():
+        out.print(f"RCA draft: {incident / 'rca.md'}", highlight=False, soft_wrap=True)

@@ -181,3 +181,8 @@ def test_demo_shows_the_miner_and_a_403() -> None:
     assert "killed by the kernel OOM killer" in out
     assert "an unprivileged user is refused: 403" in out
     assert 'User "demo-intern"' in out
+    # ... then responds with the shipped runbook: the bundle and the RCA draft exist
+    evidence = [line for line in out.splitlines() if line.startswith("evidence: ")]
+    assert evidence and evidence[0].split()[-1].endswith(".tar.gz"), out
+    rca = [line for line in out.splitlines() if line.startswith("RCA draft: ")]
+    assert rca and Path(rca[0].split(": ", 1)[1].strip()).is_file(), out
