@@ -20,7 +20,9 @@ import difflib
 import hashlib
 import re
 import string
+import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -154,6 +156,7 @@ def _fields(index: int, bits: int) -> dict[str, Any]:
 
 
 _VARIANTS = 1024
+_CACHED_BLOCKS = 32  # x ~64 KiB: at most ~2.5 MB per generated log
 
 
 class _Mark:
@@ -192,6 +195,8 @@ class GeneratedLog(LogSource):
         self.line_length = self._widest_line(size_bytes)
         self._count = size_bytes // (self.line_length + 1)
         self._pieces = self._split_on_index()
+        self._cache: OrderedDict[tuple[int, int, bool], bytes] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def _widest_line(self, size_bytes: int) -> int:
         # The fixed length counts characters as bytes, and a newline would break the line count.
@@ -247,6 +252,23 @@ class GeneratedLog(LogSource):
     def iter_lines(self, start_index: int = 0) -> Iterator[Line]:
         for index in range(max(start_index, 0), self._count):
             yield self._start + self._interval * index, self.line_text(index)
+
+    def block_bytes(self, first: int, stop: int, timestamps: bool) -> bytes:
+        """``render_block`` encoded, from a small per-log cache: when many pods share one
+        generated log (a scenario glob), the simulator renders each block once, so benchmarks
+        measure the client, not the simulator. Bounded: at most ``_CACHED_BLOCKS`` blocks."""
+        key = (first, stop, timestamps)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        data = self.render_block(first, stop, timestamps).encode()
+        with self._cache_lock:
+            self._cache[key] = data
+            while len(self._cache) > _CACHED_BLOCKS:
+                self._cache.popitem(last=False)
+        return data
 
     def render_block(self, first: int, stop: int, timestamps: bool) -> str:
         """Lines ``first`` to ``stop - 1`` as served, built in one go: the simulator's hot path
@@ -384,7 +406,7 @@ def _generated_chunks(
     per_block = max(1, chunk_size // (source.line_length + 32))
     buffer = b""
     for block in range(first, source.line_count(), per_block):
-        buffer += source.render_block(block, block + per_block, options.timestamps).encode()
+        buffer += source.block_bytes(block, block + per_block, options.timestamps)
         while len(buffer) >= chunk_size:
             yield buffer[:chunk_size]
             buffer = buffer[chunk_size:]
