@@ -256,21 +256,6 @@ def test_rotated_at() -> None:
 # --- CloudWatch ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LOGS", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-
-
 GROUP = "/aws/eks/prod-eks/cluster"
 BASE = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 
