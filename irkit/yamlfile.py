@@ -6,8 +6,7 @@ error's location path back to the line it came from, and ``nearest`` supplies "d
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import yaml
 from pydantic import BaseModel
 
 from irkit.errors import ConfigError
+from irkit.hints import nearest
 
 
 class LocatedDict(dict[str, Any]):
@@ -120,12 +120,6 @@ def locate(data: Any, loc: Sequence[str | int]) -> tuple[int, int]:
         if getattr(cur, "line", 0):
             best = (cur.line, cur.column)
     return best
-
-
-def nearest(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def describe_error(err: Any, model: type[BaseModel]) -> str:

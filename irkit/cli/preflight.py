@@ -134,8 +134,8 @@ def _params(runbook: Runbook, sets: list[str]) -> dict[str, Any]:
     that is a template over the alert stays unknown; so does a required param not given."""
     from irkit.engine.params import coerce, parse_sets
     from irkit.errors import UsageError
+    from irkit.hints import nearest
     from irkit.runbook.templating import is_template
-    from irkit.yamlfile import nearest
 
     given = parse_sets(sets)
     for name in given:

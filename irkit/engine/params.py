@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from irkit.errors import UsageError
+from irkit.hints import nearest
 from irkit.runbook.model import Param
 from irkit.runbook.templating import MAX_RENDERED, TemplateFailure, render_value
-from irkit.yamlfile import nearest
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})

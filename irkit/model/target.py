@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from irkit.errors import UsageError
+from irkit.hints import nearest
 from irkit.model.kinds import by_name
 from irkit.model.selectors import SelectorError, parse_label_selector
-from irkit.yamlfile import nearest
 
 WORKLOAD_KINDS = {
     "pods": "pod",

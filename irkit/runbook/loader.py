@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import TypeAdapter, ValidationError
 
 from irkit.errors import ConfigError
+from irkit.hints import nearest
 from irkit.runbook.inputs import INPUTS
 from irkit.runbook.lint import lint
 from irkit.runbook.model import OUTPUTS, Action, Runbook
 from irkit.runbook.templating import ROOTS, TemplateFailure, check_syntax, is_template, references
-from irkit.yamlfile import LocatedDict, describe_error, known_fields, load_file, locate, nearest
+from irkit.yamlfile import LocatedDict, describe_error, known_fields, load_file, locate
 
 Loc = tuple[str | int, ...]
 At = Callable[..., "Finding"]

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from irkit.yamlfile import nearest
+from irkit.hints import nearest
 
 API_VERSION = "irkit.io/v1"
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

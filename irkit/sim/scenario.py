@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from irkit.hints import nearest
 from irkit.model.kinds import RESOURCE_TYPES, for_api_version_kind
 from irkit.sim.faults import FaultRule
-from irkit.yamlfile import LocatedDict, describe_error, load_file, located_error, nearest
+from irkit.yamlfile import LocatedDict, describe_error, load_file, located_error
 
 SCENARIO_API_VERSION = "irkit.io/v1"
 
