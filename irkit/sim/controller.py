@@ -9,9 +9,11 @@ exist.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from irkit.model.kinds import BY_KIND, ResourceType
@@ -68,29 +70,55 @@ class Controllers:
         self.store = store
         self._serial: dict[str, int] = {}
         self._cluster_ips = 0
+        self._reported: set[tuple[str, str]] = set()
 
     def reconcile(self) -> None:
         # Each pass may create objects that the next pass reacts to (Deployment -> RS -> Pods).
         for _ in range(5):
             before = self.store.resource_version
-            for ns in self.store.objects(NAMESPACES):
-                self._namespace(ns)
-            for dep in self.store.objects(DEPLOYMENTS):
-                self._deployment(dep)
-            for rs in self.store.objects(REPLICASETS):
-                self._replicas(rs, REPLICASETS, ordinal_names=False)
-            for sts in self.store.objects(STATEFULSETS):
-                self._replicas(sts, STATEFULSETS, ordinal_names=True)
-            for ds in self.store.objects(DAEMONSETS):
-                self._daemonset(ds)
-            for pod in self.store.objects(PODS):
-                if "status" not in pod or not pod["status"].get("phase"):
-                    self._start_pod(pod)
-            for svc in self.store.objects(SERVICES):
-                if not svc.get("spec", {}).get("clusterIP"):
-                    self._assign_cluster_ip(svc)
+            steps: list[tuple[ResourceType, Callable[[Obj], None]]] = [
+                (NAMESPACES, self._namespace),
+                (DEPLOYMENTS, self._deployment),
+                (REPLICASETS, lambda o: self._replicas(o, REPLICASETS, ordinal_names=False)),
+                (STATEFULSETS, lambda o: self._replicas(o, STATEFULSETS, ordinal_names=True)),
+                (DAEMONSETS, self._daemonset),
+                (PODS, self._pod),
+                (SERVICES, self._service),
+            ]
+            for rt, step in steps:
+                for obj in self.store.objects(rt):
+                    self._guarded(step, obj)
             if self.store.resource_version == before:
                 return
+
+    def _guarded(self, step: Callable[[Obj], None], obj: Obj) -> None:
+        """One object the controllers cannot handle (a bad spec, a name already taken) must not
+        fail every later write: skip it and say why in a Warning event, once per version."""
+        try:
+            step(obj)
+        except Exception as e:  # any failure here is the object's, not the caller's
+            meta = obj.get("metadata") or {}
+            key = (str(meta.get("uid")), str(meta.get("resourceVersion")))
+            if key in self._reported:
+                return
+            self._reported.add(key)
+            with contextlib.suppress(Exception):
+                self.store.record_event(
+                    obj,
+                    "ReconcileError",
+                    f"the simulator cannot reconcile this object: "
+                    f"{type(e).__name__}: {str(e)[:200]}",
+                    kind_type="Warning",
+                    component="irkit-sim-controller",
+                )
+
+    def _pod(self, pod: Obj) -> None:
+        if "status" not in pod or not pod["status"].get("phase"):
+            self._start_pod(pod)
+
+    def _service(self, svc: Obj) -> None:
+        if not svc.get("spec", {}).get("clusterIP"):
+            self._assign_cluster_ip(svc)
 
     def _namespace(self, ns: Obj) -> None:
         name = ns["metadata"]["name"]

@@ -115,54 +115,65 @@ class SimHandler(BaseHTTPRequestHandler):
         path = url.path.rstrip("/") or "/"
         query = parse_qs(url.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        body = self._read_body(headers)
+        self._streaming = False
         target = parse_resource_path(path)
         watch = query.get("watch", [""])[-1] in ("1", "true", "True")
         verb = verb_for(self.command, target, watch) if target else self.command.lower()
         user = state.users.get(_bearer(headers), None)
         code = 500
+        error: status.ApiError | None = None
+        impersonated: UserInfo | None = None
         try:
-            if body is None:
-                raise status.ApiError(
-                    413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"
-                )
+            body = self._read_body(headers)
             if path not in PUBLIC_PATHS and user is None:
                 raise status.ApiError(401, "Unauthorized", "Unauthorized")
             if user is not None and self.headers.get("Impersonate-User"):
-                user = self._impersonate(state, user)
+                impersonated = self._impersonate(state, user)
             rule = state.faults.pick(self.command, path, _fault_resource(target))
             if rule is not None and self._inject(rule, target):
                 code = DROPPED
                 return
             assert user is not None or path in PUBLIC_PATHS
-            reply = self._route(state, path, query, headers, body, target, verb, user)
+            acting = impersonated or user
+            reply = self._route(state, path, query, headers, body, target, verb, acting)
             code = reply.code
             self._send_reply(reply)
         except status.ApiError as e:
-            code = e.code
-            self._send_json(e.code, e.status(), e.headers)
+            code, error = e.code, e
+            self._answer_error(e)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             code = 499  # the client went away mid-answer; nothing left to tell it
         except Exception as e:  # a simulator bug: answer like an apiserver would, keep serving
             code = 500
             traceback.print_exc()
-            err = status.ApiError(
+            error = status.ApiError(
                 500, "InternalError", f"Internal error occurred: {type(e).__name__}"
             )
             with contextlib.suppress(OSError):
-                self._send_json(500, err.status())
+                self._answer_error(error)
         finally:
             state.count_request()
-            self._audit(state, verb, user, target, code, received)
+            self._audit(state, verb, user, impersonated, target, code, received, error)
+
+    def _answer_error(self, error: status.ApiError) -> None:
+        if self._streaming:
+            # Headers (and perhaps chunks) are out: a Status now would corrupt the stream.
+            self.close_connection = True
+            return
+        if error.code in (400, 411, 413):
+            self.close_connection = True  # the request's framing may be off: start afresh
+        self._send_json(error.code, error.status(), error.headers)
 
     def _audit(
         self,
         state: SimState,
         verb: str,
         user: UserInfo | None,
+        impersonated: UserInfo | None,
         target: Target | None,
         code: int,
         received: datetime,
+        error: status.ApiError | None,
     ) -> None:
         event = build_event(
             audit_id=str(uuid.uuid4()),
@@ -175,9 +186,17 @@ class SimHandler(BaseHTTPRequestHandler):
             code=code,
             received=received,
             completed=datetime.now(UTC),
-            message="connection dropped (injected fault)" if code == DROPPED else "",
+            reason=error.reason if error else "",
+            message=(error.message if error else "")
+            or ("connection dropped (injected fault)" if code == DROPPED else ""),
             decision=self._decision,
         )
+        if impersonated is not None:
+            # As kube-apiserver: ``user`` is who authenticated, ``impersonatedUser`` who acted.
+            event["impersonatedUser"] = {
+                "username": impersonated.name,
+                "groups": list(impersonated.groups),
+            }
         # A request still finishing while the simulator stops has nowhere to be recorded.
         with contextlib.suppress(ValueError):
             state.audit.write(event)
@@ -228,10 +247,14 @@ class SimHandler(BaseHTTPRequestHandler):
         if name.startswith("system:serviceaccount:"):
             _, _, ns, sa = name.split(":", 3) if name.count(":") == 3 else ("", "", "", "")
             checks = [("serviceaccounts", sa, ns)]
+        # Every group the caller asks for is checked; the service-account groups upstream adds
+        # by itself are added after the checks.
+        checks += [("groups", g, "") for g in groups]
+        if name.startswith("system:serviceaccount:") and name.count(":") == 3:
+            ns = name.split(":")[2]
             groups = (*groups, "system:serviceaccounts", f"system:serviceaccounts:{ns}")
-        checks += [("groups", g, "") for g in groups if not g.startswith("system:serviceaccounts")]
-        for resource, obj_name, ns in checks:
-            attrs = RequestAttributes("impersonate", "", resource, namespace=ns, name=obj_name)
+        for resource, obj_name, where in checks:
+            attrs = RequestAttributes("impersonate", "", resource, namespace=where, name=obj_name)
             if not authorize(user, attrs, objects):
                 raise status.ApiError(403, "Forbidden", forbidden_message(user, attrs))
         return UserInfo(name, groups)
@@ -250,11 +273,17 @@ class SimHandler(BaseHTTPRequestHandler):
         raise _fault_error(rule, target)
 
     # ---- writing -----------------------------------------------------------------------------
-    def _read_body(self, headers: dict[str, str]) -> bytes | None:
-        length = int(headers.get("content-length") or 0)
+    def _read_body(self, headers: dict[str, str]) -> bytes:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            raise status.ApiError(411, "LengthRequired", "send the body with a Content-Length")
+        raw = headers.get("content-length") or "0"
+        if not raw.isdigit():
+            raise status.bad_request(f"invalid Content-Length {raw[:32]!r}")
+        length = int(raw)
         if length > 3 * 1024 * 1024:
-            self.close_connection = True
-            return None
+            raise status.ApiError(
+                413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"
+            )
         return self.rfile.read(length) if length else b""
 
     def _send_json(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -277,6 +306,7 @@ class SimHandler(BaseHTTPRequestHandler):
             self._send_json(reply.code, reply.body, reply.headers)
 
     def _send_stream(self, code: int, content_type: str, chunks: Iterator[bytes]) -> None:
+        self._streaming = True
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")

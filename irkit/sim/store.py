@@ -15,6 +15,7 @@ import copy
 import itertools
 import json
 import queue
+import re
 import secrets
 import threading
 import uuid
@@ -32,6 +33,7 @@ Key = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped o
 
 NAMESPACES = BY_KIND[("", "Namespace")]
 EVENTS = BY_KIND[("", "Event")]
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -297,7 +299,37 @@ class Store:
                 raise status.invalid(
                     rt, "", "metadata.name", "Required value: name or generateName is required"
                 )
+            if not isinstance(prefix, str):
+                raise status.invalid(rt, "", "metadata.generateName", "must be a string")
             meta["name"] = prefix + random_suffix()
+        name = meta["name"]
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise status.invalid(
+                rt,
+                str(name),
+                "metadata.name",
+                f"Invalid value: {name!r}: a lowercase RFC 1123 subdomain must consist of lower "
+                "case alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character",
+            )
+        for key in ("labels", "annotations"):
+            if not isinstance(meta.get(key, {}), dict):
+                raise status.invalid(rt, name, f"metadata.{key}", "must be a map of strings")
+        refs = meta.get("ownerReferences", [])
+        if not isinstance(refs, list) or not all(isinstance(r, dict) for r in refs):
+            raise status.invalid(rt, name, "metadata.ownerReferences", "must be a list of objects")
+        replicas = (
+            (obj.get("spec") or {}).get("replicas") if isinstance(obj.get("spec"), dict) else None
+        )
+        if replicas is not None and (
+            not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0
+        ):
+            raise status.invalid(
+                rt,
+                name,
+                "spec.replicas",
+                f"Invalid value: {replicas!r}: must be a non-negative integer",
+            )
         if rt.namespaced:
             sent = meta.get("namespace")
             if sent and namespace and sent != namespace:
