@@ -10,9 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from irkit.errors import IrkitError
 from irkit.model.journal import Entry, RunEvent
@@ -31,22 +29,19 @@ class Journal:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                os.write(fd, line.encode())
+                _write_all(fd, line.encode())
                 os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as e:
             raise IrkitError(f"cannot write the journal {self.path}: {e.strerror or e}") from e
 
-    def entries(self) -> Iterator[dict[str, Any]]:
-        if not self.path.exists():
-            return
-        with self.path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    # A torn last line after a crash is expected; anything else is not ours.
-                    raise IrkitError(f"{self.path}:{number}: not a journal entry") from None
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` may write less than asked (a full disk, a signal): finish the line, or fail."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(f"wrote {len(data) - len(view)} of {len(data)} bytes")
+        view = view[written:]

@@ -7,6 +7,7 @@ environment itself.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -109,13 +110,28 @@ class RunSettings:
 
 
 def from_env(cls: type[T], prefix: str, env: Mapping[str, str] | None = None) -> T:
-    """Defaults of ``cls`` overridden by ``{prefix}{FIELD}`` environment variables."""
+    """Defaults of ``cls`` overridden by ``{prefix}{FIELD}`` environment variables. A value
+    that is not a number where one is needed, or not above 0 (not below 0 where 0, the
+    default, means "off"), is a UsageError naming the variable."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     for f in fields(cls):  # type: ignore[arg-type]
-        raw = env.get(f"{prefix}{f.name.upper()}")
+        name = f"{prefix}{f.name.upper()}"
+        raw = env.get(name)
         if raw is None:
             continue
-        kind = type(getattr(cls(), f.name))
-        values[f.name] = kind(raw) if kind in (int, float, str) else raw
+        default = getattr(cls(), f.name)
+        kind = type(default)
+        if kind not in (int, float):
+            values[f.name] = raw
+            continue
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise UsageError(f"{name}={raw[:40]!r}: not {what}") from None
+        least = "0 or more" if default == 0 else "above 0"
+        if not math.isfinite(value) or value < 0 or (value == 0 and default != 0):
+            raise UsageError(f"{name}={raw[:40]!r}: must be a number {least}")
+        values[f.name] = value
     return replace(cls(), **values)  # type: ignore[type-var]

@@ -4,6 +4,10 @@ Each source yields events of its time window; ``in_scope`` keeps those about the
 the pods and their owners, or done by the actors (the pods' ServiceAccounts and ``--actor``).
 Events are written as they arrive, one line each, so a day of a busy cluster's audit log
 costs one event of memory. A source that fails is a manifest failure, not the end of collect.
+
+``requestObject`` and ``responseObject`` are dropped from every event: at the Request and
+RequestResponse levels they hold the bodies, and so Secret values and issued tokens. Who did
+what to which object (verb, objectRef, user, responseStatus) is what the evidence needs.
 """
 
 from __future__ import annotations
@@ -40,8 +44,12 @@ def collect_audit(writer: BundleWriter, sources: Sequence[AuditSource], scope: A
     return total
 
 
+BODY_KEYS = ("requestObject", "responseObject")
+
+
 def _lines(src: AuditSource, scope: AuditScope, counter: list[int]) -> Iterator[bytes]:
     for event in src.events(scope):
         if in_scope(event, scope):
             counter[0] += 1
-            yield (json.dumps(event, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+            kept = {k: v for k, v in event.items() if k not in BODY_KEYS}
+            yield (json.dumps(kept, separators=(",", ":"), ensure_ascii=False) + "\n").encode()

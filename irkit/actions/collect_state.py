@@ -14,14 +14,12 @@ from typing import Any
 
 from irkit.actions.collect_rbac import collect_rbac
 from irkit.actions.gather import guarded, source, write_object
-from irkit.actions.targets import Resolved
+from irkit.actions.targets import MAX_OWNER_DEPTH, Resolved, controller_ref
 from irkit.cluster.port import Cluster, Obj
 from irkit.errors import IrkitError
 from irkit.evidence.bundle import BundleWriter
 from irkit.model.evidence import safe_name
 from irkit.model.kinds import by_name
-
-MAX_OWNER_DEPTH = 5  # owner graphs are shallow; a loop in hostile data must not hang us
 
 
 def collect_state(cluster: Cluster, writer: BundleWriter, resolved: Resolved) -> list[Obj]:
@@ -78,14 +76,13 @@ def _owners(cluster: Cluster, writer: BundleWriter, ns: str, pods: list[Obj]) ->
     """The controllers above the pods (ReplicaSet, Deployment, ...), each read once."""
     seen: dict[tuple[str, str], Obj | None] = {}
     chain: list[Obj] = []
-    frontier = [_controller(p) for p in pods]
+    frontier = [controller_ref(p) for p in pods]
     for _ in range(MAX_OWNER_DEPTH):
         next_frontier = []
         for ref in frontier:
             if ref is None or ref in seen:
                 continue
-            kind, name = ref
-            plural = _plural(kind)
+            plural, name = ref
             src = source(plural, ns, name)
             seen[ref] = obj = guarded(
                 writer,
@@ -94,17 +91,12 @@ def _owners(cluster: Cluster, writer: BundleWriter, ns: str, pods: list[Obj]) ->
                 partial(cluster.get, plural, ns, name),
             )
             if obj is not None:
-                obj.setdefault("kind", kind)
+                rt = by_name(plural)
+                obj.setdefault("kind", rt.kind if rt is not None else plural)
                 chain.append(obj)
-                next_frontier.append(_controller(obj))
+                next_frontier.append(controller_ref(obj))
         frontier = next_frontier
     return chain
-
-
-def _controller(obj: Obj) -> tuple[str, str] | None:
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
-    return (str(ref.get("kind")), str(ref.get("name"))) if ref else None
 
 
 def _kind_of(resolved: Resolved) -> str:

@@ -29,10 +29,11 @@ from irkit.actions.targets import Resolved, resolve
 from irkit.cluster.port import Cluster, Obj
 from irkit.errors import Conflict, NotFound, UsageError
 from irkit.model.journal import Change, utc_now
-from irkit.model.selectors import label_selector_from_object
+from irkit.model.selectors import LabelSelector, SelectorError, label_selector_from_object
 from irkit.model.target import Target
 
 DETACHED_ANNOTATION = "irkit.io/detached-labels"
+TARGET_ANNOTATION = "irkit.io/target"
 Scope = Literal["workload", "pod"]
 
 
@@ -62,6 +63,7 @@ class IsolateResult:
     warnings: list[str]
     changes: list[Change]
     dry_run: bool
+    gone: list[str] = field(default_factory=list)  # pods deleted between listing and patching
 
 
 def policy_name(target: Target) -> str:
@@ -92,16 +94,19 @@ def isolate(
         )
     desired = _policy(name, target, selector, req)
     changes = [] if changes is None else changes
-    status, policy, change = _apply_policy(cluster, target.namespace, desired, req.dry_run)
+    status, policy, change = _apply_policy(cluster, target, desired, req.dry_run)
     if change:
         changes.append(change)
-    labelled, detached = [], {}
+    labelled, detached, gone = [], {}, []
     for pod in resolved.pods:
         patch, removed = _pod_patch(cluster, pod, req, scope, resolved)
         if patch is None:
             continue
         pod_name = pod["metadata"]["name"]
-        after = cluster.patch("pods", target.namespace, pod_name, patch, dry_run=req.dry_run)
+        after = _patch_pod(cluster, target.namespace, pod_name, patch, req.dry_run)
+        if after is None:
+            gone.append(pod_name)
+            continue
         labelled.append(pod_name)
         if removed:
             detached[pod_name] = removed
@@ -127,7 +132,31 @@ def isolate(
         warnings,
         changes,
         req.dry_run,
+        gone,
     )
+
+
+def _patch_pod(
+    cluster: Cluster, namespace: str, name: str, patch: dict[str, Any], dry_run: bool
+) -> Obj | None:
+    """The patched pod, or None when it was deleted (replaced, say) since it was listed."""
+    try:
+        return cluster.patch("pods", namespace, name, patch, dry_run=dry_run)
+    except NotFound:
+        return None
+
+
+def _check_same_target(policy: Obj, target: Target) -> None:
+    """Two targets can share a policy name (``a.b`` and ``a-b`` have the same slug): never
+    take over, or delete, the policy that quarantines the other one."""
+    owner = (policy["metadata"].get("annotations") or {}).get(TARGET_ANNOTATION)
+    if owner is not None and owner != str(target):
+        name = policy["metadata"]["name"]
+        raise Conflict(
+            f"NetworkPolicy {name!r} belongs to {owner}, not to {target}: the two targets "
+            "share a policy name; leaving it alone",
+            hint=f"release {owner} first, or rename one of the workloads",
+        )
 
 
 def _selector(cluster: Cluster, resolved: Resolved, scope: Scope, incident: str) -> dict[str, Any]:
@@ -155,7 +184,7 @@ def _policy(name: str, target: Target, selector: dict[str, Any], req: IsolateReq
                 "irkit.io/isolated-at": utc_now(),
                 "irkit.io/actor": req.actor,
                 "irkit.io/command": req.command,
-                "irkit.io/target": str(target),
+                TARGET_ANNOTATION: str(target),
             },
         },
         "spec": quarantine_spec(selector, req.allow),
@@ -163,9 +192,9 @@ def _policy(name: str, target: Target, selector: dict[str, Any], req: IsolateReq
 
 
 def _apply_policy(
-    cluster: Cluster, namespace: str, desired: Obj, dry_run: bool
+    cluster: Cluster, target: Target, desired: Obj, dry_run: bool
 ) -> tuple[str, Obj, Change | None]:
-    name = desired["metadata"]["name"]
+    name, namespace = desired["metadata"]["name"], target.namespace
     try:
         current = cluster.get("networkpolicies", namespace, name)
     except NotFound:
@@ -181,6 +210,7 @@ def _apply_policy(
             "irkit; refusing to overwrite it",
             hint="rename or delete it, then re-run",
         )
+    _check_same_target(current, target)
     if same_spec(current.get("spec"), desired["spec"]):
         return "unchanged", current, None
     ops = [{"op": "replace", "path": "/spec", "value": desired["spec"]}]
@@ -250,6 +280,8 @@ class ReleaseResult:
     restored: dict[str, dict[str, str]]
     changes: list[Change]
     dry_run: bool
+    gone: list[str] = field(default_factory=list)  # pods deleted between listing and patching
+    kept: list[str] = field(default_factory=list)  # still quarantined by another irkit policy
 
     @property
     def status(self) -> str:
@@ -273,6 +305,7 @@ def release(
             raise Conflict(
                 f"NetworkPolicy {name!r} in {namespace} was not created by irkit; leaving it alone"
             )
+        _check_same_target(policy, target)
         cluster.delete("networkpolicies", namespace, name, dry_run=dry_run)
         deleted = True
         changes.append(
@@ -282,13 +315,20 @@ def release(
         pods = resolve(cluster, target).pods
     except NotFound:
         pods = []  # the workload is gone; the policy (if any) was all there was to undo
-    unlabelled, restored = [], {}
+    unlabelled, restored, gone, kept = [], {}, [], []
+    holding = _other_quarantines(cluster, namespace, name) if pods else []
     for pod in pods:
         patch, back = _release_patch(pod)
         if patch is None:
             continue
         pod_name = pod["metadata"]["name"]
-        after = cluster.patch("pods", namespace, pod_name, patch, dry_run=dry_run)
+        if _held(pod, holding):
+            kept.append(pod_name)  # removing the label would un-isolate it silently
+            continue
+        after = _patch_pod(cluster, namespace, pod_name, patch, dry_run)
+        if after is None:
+            gone.append(pod_name)
+            continue
         unlabelled.append(pod_name)
         if back:
             restored[pod_name] = back
@@ -302,7 +342,37 @@ def release(
                 {"labels": after["metadata"].get("labels") or {}},
             )
         )
-    return ReleaseResult(name, namespace, deleted, unlabelled, restored, changes, dry_run)
+    return ReleaseResult(
+        name, namespace, deleted, unlabelled, restored, changes, dry_run, gone, kept
+    )
+
+
+def _other_quarantines(
+    cluster: Cluster, namespace: str, released: str
+) -> list[tuple[LabelSelector, str | None]]:
+    """What irkit's other policies in the namespace hold: their pod selector and, for a
+    pod-scope quarantine (which selects by the quarantine label), the one pod it is for."""
+    out: list[tuple[LabelSelector, str | None]] = []
+    for policy in cluster.list("networkpolicies", namespace):
+        if policy["metadata"]["name"] == released or not is_ours(policy):
+            continue
+        spec_selector = (policy.get("spec") or {}).get("podSelector")
+        try:
+            selector = label_selector_from_object(spec_selector)
+        except SelectorError:
+            continue
+        owner = str((policy["metadata"].get("annotations") or {}).get(TARGET_ANNOTATION, ""))
+        what = owner.split(" ", 1)[0]
+        by_label = set((spec_selector or {}).get("matchLabels") or {}) == {QUARANTINE_LABEL}
+        pod = what.removeprefix("pod/") if by_label and what.startswith("pod/") else None
+        out.append((selector, pod))
+    return out
+
+
+def _held(pod: Obj, holding: list[tuple[LabelSelector, str | None]]) -> bool:
+    labels = pod["metadata"].get("labels") or {}
+    name = pod["metadata"]["name"]
+    return any(sel.matches(labels) and only in (None, name) for sel, only in holding)
 
 
 def _release_patch(pod: Obj) -> tuple[dict[str, Any] | None, dict[str, str]]:

@@ -7,11 +7,13 @@ the same labels is not the workload's and is not touched.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.cluster.port import Cluster, Obj
 from irkit.errors import ClusterError, NotFound
+from irkit.model.kinds import by_name
 from irkit.model.target import WORKLOAD_KINDS, Target, selector_to_object, selector_to_string
 
 
@@ -59,24 +61,46 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> None:
         raise NotFound(f'namespace "{namespace}" not found') from None
 
 
+MAX_OWNER_DEPTH = 5  # owner graphs are shallow; a loop in hostile data must not hang us
+
+# The only owner kinds irkit follows. Owner references are written by whoever creates the pod:
+# followed blindly, ``kind: Secret`` would read a Secret into the evidence.
+CONTROLLER_KINDS = frozenset({"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet"})
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # DNS subdomain: no "/", no ".."
+
+
+def controller_ref(obj: Obj) -> tuple[str, str] | None:
+    """``(plural, name)`` of the controller to follow upwards, or None.
+
+    None too when the reference names a kind that is not a workload controller, or a name no
+    Kubernetes object can have (``../../secrets/x`` would otherwise walk the API path)."""
+    ref = _controller_ref(obj)
+    if ref is None or ref.get("kind") not in CONTROLLER_KINDS:
+        return None
+    name, rt = ref.get("name"), by_name(str(ref.get("kind")))
+    if rt is None or not isinstance(name, str) or not _OBJECT_NAME.fullmatch(name):
+        return None
+    return rt.plural, name
+
+
 def owner_chain(cluster: Cluster, obj: Obj) -> list[Obj]:
     """The controllers above an object, nearest first (Pod -> ReplicaSet -> Deployment)."""
     chain: list[Obj] = []
     current = obj
-    for _ in range(5):  # owner graphs are shallow; a loop in hostile data must not hang us
-        ref = _controller_ref(current)
+    for _ in range(MAX_OWNER_DEPTH):
+        ref = controller_ref(current)
         if ref is None:
             break
         try:
-            current = cluster.get(ref["kind"], obj["metadata"]["namespace"], ref["name"])
-        except ClusterError:  # gone, or an owner kind irkit does not know (a CRD): stop there
+            current = cluster.get(ref[0], obj["metadata"]["namespace"], ref[1])
+        except ClusterError:  # gone, or unreadable: stop there
             break
         chain.append(current)
     return chain
 
 
 def _controller_ref(obj: Obj) -> dict[str, Any] | None:
-    refs = obj["metadata"].get("ownerReferences") or []
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return next((r for r in refs if r.get("controller")), refs[0] if refs else None)
 
 
@@ -86,16 +110,16 @@ def _leads_to(cluster: Cluster, pod: Obj, uid: str, replicasets: dict[str, Obj |
         return False
     if ref.get("uid") == uid:
         return True
-    if ref.get("kind") != "ReplicaSet":
+    followed = controller_ref(pod)
+    if followed is None or followed[0] != "replicasets":
         return False
-    if ref["name"] not in replicasets:  # 200 pods share a few ReplicaSets: look each up once
+    name = followed[1]
+    if name not in replicasets:  # 200 pods share a few ReplicaSets: look each up once
         try:
-            replicasets[ref["name"]] = cluster.get(
-                "replicasets", pod["metadata"]["namespace"], ref["name"]
-            )
+            replicasets[name] = cluster.get("replicasets", pod["metadata"]["namespace"], name)
         except NotFound:
-            replicasets[ref["name"]] = None
-    rs = replicasets[ref["name"]]
+            replicasets[name] = None
+    rs = replicasets[name]
     if rs is None:
         return False
     rs_ref = _controller_ref(rs)

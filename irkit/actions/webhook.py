@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
 import ssl
 import time
 import urllib.error
@@ -75,6 +76,48 @@ def parse_url(url: str, what: str) -> WebhookUrl:
     if scheme not in ("https", "http"):
         raise UsageError(f"{what} URL: scheme {scheme!r} is not supported; use https")
     return WebhookUrl(url, shown, loopback)
+
+
+def redact_url(text: str, *, always: bool = False) -> str:
+    """``text`` as ``scheme://host[:port]/…`` when it is a URL with a path, query, fragment or
+    credentials (where webhook tokens live); any other text unchanged (unless ``always``: a
+    known webhook URL is cut whatever its shape). The one URL redactor:
+    journals, run-start params, RCAs and ``irkit.io/command`` annotations all use it."""
+    if "://" not in text and not always:
+        return text
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return "?://?/…"
+    if not always and (not parts.scheme or not parts.netloc):
+        return text
+    secret = parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc
+    if not secret and not always:
+        return text
+    host = parts.hostname or "?"
+    shown = f"{f'[{host}]' if ':' in host else host}{f':{port}' if port else ''}"
+    return f"{parts.scheme}://{shown}/…"
+
+
+REDACTED = "<redacted>"
+_SECRET_NAME = re.compile(r"token|secret|password|webhook|key", re.IGNORECASE)
+
+
+def is_secret(name: str, value: Any) -> bool:
+    """A param not fit for the journal or the RCA: a secret-sounding name, or a URL with a path
+    (webhook URLs carry their token in it)."""
+    if value is None or value == "":
+        return False
+    return bool(_SECRET_NAME.search(name)) or (
+        isinstance(value, str) and redact_url(value) != value
+    )
+
+
+def journaled_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with every secret (``is_secret``) replaced by ``REDACTED``; a resumed run asks
+    for those again (``--set``)."""
+    return {k: REDACTED if is_secret(k, v) else v for k, v in values.items()}
 
 
 def check_headers(headers: Mapping[str, str], what: str) -> dict[str, str]:

@@ -57,9 +57,15 @@ class EksAuditLogs:
         self.page_size = page_size
         self.skipped = 0
         self.pages = 0
-        self._logs: Any = boto3.session.Session(region_name=region).client(
-            "logs", endpoint_url=endpoint_url
-        )
+        try:
+            self._logs: Any = boto3.session.Session(region_name=region).client(
+                "logs", endpoint_url=endpoint_url
+            )
+        except (BotoCoreError, ClientError) as e:  # NoRegionError above all
+            raise AuditSourceError(
+                f"cannot reach CloudWatch Logs for {self.log_group}: {str(e)[:_CUT]}",
+                hint="pass --region (or set AWS_REGION) to the EKS cluster's region",
+            ) from e
 
     @property
     def region(self) -> str:

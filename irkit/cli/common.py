@@ -67,8 +67,25 @@ def connect_cluster(kubeconfig: str | None, context: str | None, pool_size: int 
     return connect(ClusterSettings(kubeconfig=kubeconfig, context=context, pool_size=pool_size))
 
 
+def redacted_argv() -> list[str]:
+    """``irkit`` and its arguments, each URL (or ``NAME=URL`` value) with a path, query or
+    credentials cut to ``scheme://host/…``: webhook URLs are secrets, and the command line is
+    journaled, annotated on objects and written to custody files."""
+    return ["irkit", *(redact_arg(a) for a in sys.argv[1:])]
+
+
+def redact_arg(arg: str) -> str:
+    from irkit.actions.webhook import redact_url
+
+    at = arg.find("://")
+    if at < 0:
+        return arg
+    start = arg.rfind("=", 0, at) + 1  # --set=NAME=URL, NAME=URL or the bare URL
+    return arg[:start] + redact_url(arg[start:])
+
+
 def command_line() -> str:
-    return shlex.join(["irkit", *sys.argv[1:]])
+    return shlex.join(redacted_argv())
 
 
 def print_json(data: Any) -> None:
@@ -113,7 +130,7 @@ def journaled(
                 target=str(target),
                 result=result,
                 incident=incident,
-                argv=["irkit", *sys.argv[1:]],
+                argv=redacted_argv(),
                 changes=rec.changes,
                 outputs=rec.outputs,
                 error=error,

@@ -44,7 +44,10 @@ def run_demo(scenario: Path, console: Console | None = None) -> None:
     out = console or Console()
     with SimCluster(scenario) as sim:
         out.print(f"[bold]irkit sim[/] {sim.url}  scenario [cyan]{sim.scenario.name}[/]")
-        out.print(f"kubeconfig {sim.kubeconfig_path}\naudit log  {sim.audit_log_path}\n")
+        out.print(
+            f"kubeconfig {sim.kubeconfig_path}\naudit log  {sim.audit_log_path}\n"
+            "(both last only for this run: they are deleted when the demo ends)\n"
+        )
         r = _Reader(sim.kubeconfig_path)
         pods = r.json(r.core.list_pod_for_all_namespaces(_preload_content=False))["items"]
         _pod_table(out, pods)

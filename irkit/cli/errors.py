@@ -18,9 +18,11 @@ def reported_errors() -> Iterator[None]:
         if os.environ.get("IRKIT_DEBUG"):
             raise
         from rich.console import Console
+        from rich.markup import escape
 
+        # Messages quote alert text and user input: escaped, never read as rich markup.
         console = Console(stderr=True, highlight=False)
-        console.print(f"[bold red]ERROR[/] {e}", markup=True, soft_wrap=True)
+        console.print(f"[bold red]ERROR[/] {escape(str(e))}", markup=True, soft_wrap=True)
         if e.hint:
-            console.print(f"[yellow]TIP[/] {e.hint}", soft_wrap=True)
+            console.print(f"[yellow]TIP[/] {escape(e.hint)}", markup=True, soft_wrap=True)
         sys.exit(e.exit_code)

@@ -36,8 +36,12 @@ def rca(
         ),
     ] = DEFAULT_PATH,
     incidents_dir: Annotated[
-        Path, typer.Option("--incidents-dir", help="Folder holding <incident id>/.")
-    ] = Path("incidents"),
+        Path | None,
+        typer.Option(
+            "--incidents-dir",
+            help="Folder holding <incident id>/ (default: IRKIT_RUN_INCIDENTS_DIR, or incidents).",
+        ),
+    ] = None,
     output: Output = "text",
     out: Annotated[
         Path | None,
@@ -48,10 +52,12 @@ def rca(
     hashes, and the sections to fill in (root cause, remediation, validation, documentation)."""
     from irkit.model.incident_paths import IncidentPaths
     from irkit.render.rca import build_rca, render_markdown, write_atomically
+    from irkit.settings import RunSettings, from_env
 
     with reported_errors():
         check_output(output)
-        paths = IncidentPaths.of(incident, incidents_dir)
+        folder = incidents_dir or Path(from_env(RunSettings, "IRKIT_RUN_").incidents_dir)
+        paths = IncidentPaths.of(incident, folder)
         data = build_rca(paths, command_journal=journal)
         if output == "json":
             document = json.dumps(data.to_json(), indent=2, sort_keys=True) + "\n"

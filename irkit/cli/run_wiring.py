@@ -36,8 +36,12 @@ def adapters(
     def notifiers(inputs: NotifyInput) -> Notifier:
         from irkit.notify import notifier_for
 
-        return notifier_for(
-            inputs.channel, url=inputs.url, topic_arn=inputs.topic_arn, region=inputs.region
+        return notifier_for(  # attempts=1: the step's retries: is the only retry
+            inputs.channel,
+            url=inputs.url,
+            topic_arn=inputs.topic_arn,
+            region=inputs.region,
+            attempts=1,
         )
 
     def stores(inputs: CollectInput) -> Sequence[EvidenceStore]:
@@ -96,7 +100,11 @@ def _prompt(step: Step, rendered: Mapping[str, Any]) -> bool:
     console.print(f"[bold]{step.id}[/] ({step.action}) needs approval: {what}", markup=True)
     if step.description:
         console.print(step.description, markup=False)
-    return Confirm.ask(f"Run step {step.id}?", default=False, console=console)
+    try:
+        return Confirm.ask(f"Run step {step.id}?", default=False, console=console)
+    except (EOFError, KeyboardInterrupt):  # Ctrl-D / Ctrl-C: declined; the run stops, resumable
+        console.print("\nno answer: not approved", markup=False)
+        return False
 
 
 def _stores(inputs: CollectInput, default_endpoint: str | None) -> Sequence[EvidenceStore]:

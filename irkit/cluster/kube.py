@@ -301,14 +301,19 @@ class KubeCluster:
 
 
 def _backoff(retry: RetrySettings) -> Callable[[RetryCallState], float]:
-    """Exponential backoff with full jitter; a server's Retry-After is a floor, not a hint."""
+    """Exponential backoff with full jitter; a server's Retry-After is a floor, not a hint.
+
+    No wait outlasts what is left of ``total_seconds``: a Retry-After of a day must not put an
+    incident responder to sleep (the stop condition then ends the retries)."""
 
     def wait(state: RetryCallState) -> float:
         ceiling = min(retry.backoff_max, retry.backoff_initial * 2 ** (state.attempt_number - 1))
         delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
         exc = state.outcome.exception() if state.outcome else None
         hint = getattr(exc, "retry_after", None)
-        return max(delay, float(hint)) if hint is not None else delay
+        wanted = max(delay, float(hint)) if hint is not None else delay
+        remaining = retry.total_seconds - (state.seconds_since_start or 0.0)
+        return min(wanted, max(remaining, 0.0))
 
     return wait
 

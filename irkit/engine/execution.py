@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from tenacity import (
     RetryCallState,
@@ -26,6 +25,7 @@ from tenacity import (
     stop_before_delay,
 )
 
+from irkit.actions.webhook import redact_url
 from irkit.engine.journal import EventSink
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
@@ -287,9 +287,4 @@ def redact(action: str, rendered: dict[str, Any]) -> dict[str, Any]:
     """Webhook URLs carry their secret in the path: journal and show scheme://host only."""
     if action != Action.NOTIFY or not isinstance(rendered.get("url"), str):
         return dict(rendered)
-    parts = urlsplit(rendered["url"])
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return {**rendered, "url": f"{parts.scheme}://{parts.hostname or '?'}{port}/…"}
+    return {**rendered, "url": redact_url(rendered["url"], always=True)}

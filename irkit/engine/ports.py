@@ -47,11 +47,12 @@ def no_audit(
 
 
 def http_notifiers(inputs: NotifyInput) -> Notifier:
-    """Slack and generic webhooks (stdlib HTTP); SNS needs a factory that can build it."""
+    """Slack and generic webhooks (stdlib HTTP), one attempt each: the step's ``retries:`` is
+    the only retry. SNS needs a factory that can build it."""
     if inputs.channel == "slack" and inputs.url:
-        return SlackWebhook(inputs.url)
+        return SlackWebhook(inputs.url, attempts=1)
     if inputs.channel == "webhook" and inputs.url:
-        return GenericWebhook(inputs.url)
+        return GenericWebhook(inputs.url, attempts=1)
     raise UsageError(
         f"notify channel {inputs.channel}: no sender configured for it here",
         hint="irkit run wires SNS; a program using irkit.engine passes Adapters(notifiers=...)",

@@ -116,8 +116,20 @@ def _check_other(step: Step, inputs: BaseModel) -> None:
             f"waits {inputs.seconds:g}s, longer than the step's timeout ({step.timeout:g}s)"
         )
     if isinstance(inputs, RcaInput):
-        _check_inside("output", inputs.output, "the incident folder")
+        _check_output(inputs.output)
         _check_inside("template", inputs.template, "the runbook's folder")
+
+
+def _check_output(name: str | None) -> None:
+    """A plain ``*.md`` file name in the incident folder: never the journal, the lock or
+    evidence, whatever a template (alert data) renders."""
+    if name is None:
+        return
+    if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".md"):
+        raise UsageError(
+            f"rca output {name[:80]!r}: give a file name ending in .md (no '/', not starting "
+            "with '.'); it is written in the incident folder"
+        )
 
 
 def _check_inside(name: str, path: str | None, where: str) -> None:

@@ -23,9 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from irkit.actions.webhook import REDACTED, journaled_params
 from irkit.engine.execution import Execution, stamp
 from irkit.engine.journal import NoJournal, RunJournal, RunState, incident_lock, read_state
-from irkit.engine.params import check_alert, resolve_params
+from irkit.engine.params import check_alert, coerce, resolve_params
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import check_all, template_context
 from irkit.engine.result import FINISHED, RunResult
@@ -58,10 +59,10 @@ def run(
     if resume:
         if dry_run:
             raise UsageError("--dry-run plans a new run; it cannot be combined with --resume")
-        if params or alert:
+        if alert:
             raise UsageError(
                 "a resumed run keeps the params and alert it started with (from its journal)",
-                hint="drop --set and --alert-file",
+                hint="drop --alert-file",
             )
         if not paths.journal.exists():  # checked before the lock creates the folder
             raise NotFound(
@@ -70,7 +71,9 @@ def run(
                 "to it, or --incidents-dir)",
             )
         with incident_lock(paths):
-            return _resume(loaded, paths, info, adapters, yes, allow_changed, settings, command)
+            return _resume(
+                loaded, paths, info, adapters, yes, allow_changed, settings, command, params or {}
+            )
     payload = check_alert(dict(alert) if alert is not None else None, settings.alert_max_bytes)
     started_at = stamp(adapters.clock())
     base = template_context({}, payload, incident, started_at, {})
@@ -99,7 +102,13 @@ def run(
                 hint=f"continue it with irkit run --resume {incident}, or use another --incident",
             )
         execution.journal = RunJournal(paths.journal)
-        start = {"runbook": info, "params": values, "alert": payload, "started_at": started_at}
+        params_shown = journaled_params(values)  # secrets: never in the journal
+        start = {
+            "runbook": info,
+            "params": params_shown,
+            "alert": payload,
+            "started_at": started_at,
+        }
         _start(execution, start | {"severity": str(loaded.runbook.metadata.severity)})
         return execution.execute()
 
@@ -122,6 +131,7 @@ def _resume(
     allow_changed: bool,
     settings: RunSettings,
     command: str,
+    given: Mapping[str, Any],
 ) -> RunResult:
     state = read_state(paths.journal)
     if state is None:
@@ -130,13 +140,14 @@ def _resume(
     done = {s: d for s, d in state.done.items() if d["status"] in FINISHED}
     outputs = {s: d["outputs"] for s, d in state.done.items()}
     start = state.start
-    params = start.get("params") if isinstance(start.get("params"), dict) else {}
+    journaled = start.get("params") if isinstance(start.get("params"), dict) else {}
     alert = start.get("alert") if isinstance(start.get("alert"), dict) else {}
     started_at = str(start.get("started_at") or "")
-    context = template_context(params or {}, alert or {}, paths.incident, started_at, outputs)
+    everything_done = all(step.id in done for step in loaded.runbook.steps)
+    params = _secrets_again(loaded.runbook, journaled or {}, given, not everything_done)
+    context = template_context(params, alert or {}, paths.incident, started_at, outputs)
     check_all(_unfinished(loaded.runbook, done), context)
     interrupted = {s: t for s, text in state.open_since.items() if (t := _parse(text))}
-    everything_done = all(step.id in done for step in loaded.runbook.steps)
     execution = Execution(
         loaded.runbook,
         Path(loaded.path).parent,
@@ -153,8 +164,35 @@ def _resume(
     if everything_done:
         adapters.output(f"incident {paths.incident}: every step is done; nothing to resume")
     else:
-        _start(execution, {"runbook": info, "params": params, "resumed": True})
+        shown = journaled_params(params)
+        _start(execution, {"runbook": info, "params": shown, "resumed": True})
     return execution.execute()
+
+
+def _secrets_again(
+    runbook: Runbook, journaled: Mapping[str, Any], given: Mapping[str, Any], needed: bool
+) -> dict[str, Any]:
+    """The journaled params with the secrets (journaled as ``REDACTED``) given again by
+    ``--set``: only those may be set on resume, and each is needed if a step is left to run."""
+    redacted = sorted(k for k, v in journaled.items() if v == REDACTED)
+    extra = sorted(set(given) - set(redacted))
+    if extra:
+        raise UsageError(
+            f"a resumed run keeps the params it started with: --set {', '.join(extra)} refused"
+            " (only params journaled as <redacted> are given again)",
+            hint="drop those --set",
+        )
+    missing = [k for k in redacted if k not in given]
+    if missing and needed:
+        raise UsageError(
+            f"the journal does not keep secret params; give them again: {', '.join(missing)}",
+            hint=" ".join(f"--set {k}=VALUE" for k in missing),
+        )
+    params = dict(journaled)
+    for name, value in given.items():
+        declared = runbook.params.get(name)
+        params[name] = coerce(name, declared, value) if declared is not None else value
+    return params
 
 
 def _check_runbook(

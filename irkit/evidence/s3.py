@@ -22,15 +22,14 @@ Stores that fall short, handled rather than refused (moto 5.2 does the first two
   compared (it already commits to every part digest and so to the part count).
 - Object Lock headers on CreateMultipartUpload are ignored: when HeadObject shows no retention,
   it is set on the uploaded version with PutObjectRetention; still none -> ``UploadError``.
-- No ChecksumSHA256 returned at all (older S3-compatible stores): size and metadata are checked
-  and a warning is logged that the store's checksum could not be.
+- No ChecksumSHA256 returned at all (older S3-compatible stores): ``UploadError``. Size and
+  irkit's own metadata would match whatever bytes the store kept, so they prove nothing.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import os
 import re
 import threading
@@ -47,8 +46,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from irkit.errors import EvidenceError, UploadError, UsageError
 from irkit.evidence.store import StoredObject
 from irkit.settings import MiB, S3Settings
-
-log = logging.getLogger(__name__)
 
 MAX_PARTS = 10_000  # S3's limit per multipart upload
 READ_CHUNK = MiB  # download write size
@@ -251,8 +248,8 @@ class S3Store:
         if info["size"] != size:
             problems.append(f"size mismatch: S3 has {info['size']} bytes, the file {size}")
         got = info["checksum_sha256"]
-        if got is None:
-            log.warning("%s: no ChecksumSHA256 from the store; checked size, metadata", info["uri"])
+        if got is None:  # size and irkit's own metadata prove nothing about the stored bytes
+            problems.append("the store did not confirm a SHA-256 checksum of the stored bytes")
         elif not _same_checksum(got, checksum):
             problems.append(f"checksum mismatch: S3 has {got}, expected {checksum}")
         if info["sha256"] != sha256:

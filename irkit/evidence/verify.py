@@ -14,7 +14,11 @@ import hashlib
 import json
 import os
 import stat
+import tarfile
 import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +30,17 @@ from irkit.settings import S3Settings
 
 MAX_DOCUMENT = 64 << 20  # a manifest of a million files is ~200 MB; ours are far smaller
 Found = dict[str, tuple[str, int] | None]  # path -> (sha256, size), None when not a plain file
+# What a truncated or corrupt gzip/tar stream, or an unreadable file, raises part-way through.
+UNREADABLE = (tarfile.TarError, EOFError, OSError, zlib.error)
+
+
+@contextmanager
+def _readable(what: str) -> Iterator[None]:
+    """Turn a read failure into one line (exit 6), not a traceback."""
+    try:
+        yield
+    except UNREADABLE as e:
+        raise VerifyError(f"cannot read {what}: {e or type(e).__name__}") from e
 
 
 @dataclass
@@ -65,12 +80,15 @@ def verify_bundle(path: str | Path, *, s3: S3Settings | None = None) -> VerifyRe
         return _verify_s3(text, s3 or S3Settings())
     local = Path(path)
     if local.is_dir():
-        return _compare(text, *_scan_folder(local))
+        with _readable(text):
+            return _compare(text, *_scan_folder(local))
     if local.is_file():
-        report = _compare(text, *_scan_tarball(local))
+        with _readable(text):
+            report = _compare(text, *_scan_tarball(local))
         sidecar = local.with_name(local.name + ".sha256")
         if sidecar.is_file():
-            _check_sidecar(local, sidecar, report)
+            with _readable(str(sidecar)):
+                _check_sidecar(local, sidecar, report)
         return report
     raise VerifyError(f"no bundle at {text}: give a bundle folder, a .tar.gz or an s3:// URI")
 
@@ -88,8 +106,9 @@ def _verify_s3(uri: str, settings: S3Settings) -> VerifyReport:
             local = store.download(key, Path(tmp) / "bundle.tar.gz")
         except EvidenceError as e:
             raise VerifyError(f"cannot fetch {uri}: {e}", hint=e.hint) from e
-        report = _compare(uri, *_scan_tarball(local))
-        actual, size = sha256_file(local)
+        with _readable(uri):
+            report = _compare(uri, *_scan_tarball(local))
+            actual, size = sha256_file(local)
     if info["sha256"] != actual:
         recorded = info["sha256"] or "none"
         report.problems.append(f"the object's recorded sha256 ({recorded}) is not its content's")

@@ -7,6 +7,7 @@ path before anything trusts it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,10 +26,18 @@ class ManifestError(ValueError):
     """A manifest (or a path in one) is not what irkit writes."""
 
 
+MAX_SAFE_NAME = 185  # 15 characters below check_relpath's 200, for a suffix
+
+
 def safe_name(text: str) -> str:
     """A file-name component from hostile text (pod, container, source names): ``[A-Za-z0-9._-]``,
-    no leading dot (so never ``.`` or ``..``), at most 200 characters."""
-    name = _UNSAFE.sub("_", text)[:200] or "_"
+    no leading dot (so never ``.`` or ``..``). A long one (a pod name may have 253 characters)
+    is cut to 176 characters plus ``-`` and 8 hex digits of its sha256: unique still, and short
+    enough that a suffix such as ``.previous.log`` keeps the component within 200."""
+    name = _UNSAFE.sub("_", text) or "_"
+    if len(name) > MAX_SAFE_NAME:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        name = f"{name[: MAX_SAFE_NAME - 9]}-{digest}"
     return "_" + name[1:] if name.startswith(".") else name
 
 

@@ -7,6 +7,7 @@ cluster adapter builds API paths and resolves ``deploy/x``-style targets from it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -147,16 +148,25 @@ def by_name(name: str) -> ResourceType | None:
 
 
 def api_path(rt: ResourceType, namespace: str = "", name: str = "", subresource: str = "") -> str:
-    """The REST path of a collection, an object or a subresource."""
+    """The REST path of a collection, an object or a subresource.
+
+    Names and namespaces are percent-encoded whole: they come from cluster data (owner
+    references, say), and ``../secrets/x`` must stay one path segment, not walk the API."""
     base = f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}"
     if rt.namespaced and namespace:
-        base += f"/namespaces/{namespace}"
+        base += f"/namespaces/{_segment(namespace)}"
     path = f"{base}/{rt.plural}"
     if name:
-        path += f"/{name}"
+        path += f"/{_segment(name)}"
         if subresource:
             path += f"/{subresource}"
     return path
+
+
+def _segment(value: str) -> str:
+    # "." and ".." are dot segments even when encoded by nothing else: encode their dots too
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in {".", ".."} else quoted
 
 
 def for_api_version_kind(api_version: str, kind: str) -> ResourceType | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from irkit.actions.notify import GenericWebhook, Notifier, SlackWebhook
+from irkit.actions.webhook import ATTEMPTS
 from irkit.errors import UsageError
 
 
@@ -20,8 +21,11 @@ def notifier_for(
     region: str | None = None,
     endpoint_url: str | None = None,
     headers: Mapping[str, str] | None = None,
+    attempts: int = ATTEMPTS,
 ) -> Notifier:
-    """``channel`` is slack, webhook or sns, as in a notify step's ``with:``."""
+    """``channel`` is slack, webhook or sns, as in a notify step's ``with:``. ``attempts``: how
+    often a webhook is tried on transient failures; the engine passes 1, since a step's own
+    ``retries:`` already repeats it (else 3 x (retries + 1) POSTs)."""
     if channel == "sns":
         if not topic_arn:
             raise UsageError("notify: channel sns needs 'topic_arn'")
@@ -32,4 +36,6 @@ def notifier_for(
         raise UsageError(f"notify: unknown channel {channel!r} (slack, webhook or sns)")
     if not url:
         raise UsageError(f"notify: channel {channel} needs 'url'")
-    return SlackWebhook(url) if channel == "slack" else GenericWebhook(url, headers)
+    if channel == "slack":
+        return SlackWebhook(url, attempts=attempts)
+    return GenericWebhook(url, headers, attempts=attempts)

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from irkit.actions.webhook import journaled_params
 from irkit.errors import IrkitError, NotFound, UsageError
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import RUN_END, RUN_START, STEP_END, STEP_START, Change, Entry, RunEvent
@@ -78,7 +79,7 @@ def build_rca(
         ended_at=ends[-1].time if ends else (times[-1] if times and not starts else ""),
         actor=", ".join(dict.fromkeys(a for a in actors if a)),
         dry_run=first.get("dry_run") is True,
-        params=_dict(first.get("params")),
+        params=journaled_params(_dict(first.get("params"))),  # older journals: secrets too
         detection=found,
         timeline=builder.timeline(),
         affected=builder.sorted(builder.affected),

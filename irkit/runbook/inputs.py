@@ -141,6 +141,22 @@ class LabelInput(_Targeted):
     remove: list[str] = []
     """Keys to remove."""
 
+    @model_validator(mode="after")
+    def _keys(self) -> LabelInput:
+        """The label action's own key rules (``irkit.io/*`` is irkit's), so ``irkit validate``
+        refuses what the run would; template keys are checked once rendered."""
+        from irkit.actions.label import check
+        from irkit.errors import UsageError
+        from irkit.runbook.templating import is_template
+
+        keys = [k for k in [*self.set, *self.remove] if not is_template(k)]
+        try:
+            if keys:
+                check(dict.fromkeys(keys, ""), [], annotate=True)
+        except UsageError as e:
+            raise ValueError(str(e).replace("annotation key", "key")) from None
+        return self
+
 
 class CordonInput(_Input):
     """Mark a node unschedulable (cordon) or schedulable again (uncordon)."""
@@ -185,9 +201,11 @@ class RcaInput(_Input):
     """Write the RCA draft (Markdown) from the journal and the evidence manifests."""
 
     template: str | None = None
-    """A Jinja2 template file to use instead of irkit's."""
+    """A Jinja2 template file to use instead of irkit's: a path relative to the runbook's
+    folder, without '..'."""
     output: str | None = None
-    """A path inside the incident's folder (relative, no '..') instead of the default."""
+    """A file name ending in .md (no '/', not starting with '.') in the incident's folder,
+    instead of rca.md."""
 
 
 INPUTS: dict[Action, type[_Input]] = {

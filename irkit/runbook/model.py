@@ -146,7 +146,8 @@ class Param(Strict):
     required: bool = False
     """A run without a value for it does not start. A required param takes no default."""
     description: str = ""
-    """What the value means; shown by ``irkit run`` when it asks for a missing one."""
+    """What the value means. ``irkit run`` does not ask for a missing required param: it exits
+    2 naming it (``--set NAME=VALUE``)."""
 
     @model_validator(mode="after")
     def _default_fits(self) -> Param:

@@ -145,6 +145,9 @@ PERMISSIONS: dict[Action, tuple[Need, ...]] = {
         *_resolve(),
         *_needs("get", ["networkpolicies"]),
         *_needs("delete", ["networkpolicies"], note="only a policy irkit created"),
+        *_needs(
+            "list", ["networkpolicies"], note="irkit's other quarantines that still hold a pod"
+        ),
         *_needs("patch", ["pods"], note="removes the quarantine label"),
     ),
     Action.COLLECT: (

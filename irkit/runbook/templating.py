@@ -4,8 +4,9 @@ Templates come from the runbook (reviewed, in git); values come from alerts and 
 (hostile). So: an ``ImmutableSandboxedEnvironment`` (no access to internals such as
 ``__class__``, no mutating the data), ``StrictUndefined`` (a typo is an error, not an empty
 string), size limits on templates and on what they produce, and alert text is only ever
-*data*: it is never compiled, and a rendered value that still contains template syntax is
-refused, so an alert field holding ``{{ ... }}`` cannot smuggle a template into a later step.
+*data*: only the runbook's own strings are compiled, never a rendered value, so an alert field
+holding ``{{ ... }}`` is passed on literally (a notify message shows it as written) and cannot
+stop the response: a value that must be a Kubernetes name still fails its name check.
 """
 
 from __future__ import annotations
@@ -118,11 +119,7 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
         raise TemplateFailure(f"cannot render {value!r}: {type(e).__name__}: {e}") from None
     if len(out) > MAX_RENDERED:
         raise TemplateFailure(f"{value!r} rendered to more than {MAX_RENDERED} characters")
-    if is_template(out):
-        raise TemplateFailure(
-            f"{value!r} rendered to text containing template syntax (from alert data?); refused"
-        )
-    return out
+    return out  # never compiled again: template syntax in it (from alert data) is just text
 
 
 def evaluate(expression: str, context: Mapping[str, Any]) -> bool:

@@ -7,6 +7,7 @@ stream). HTTP framing, authentication, audit and faults are the server's job (``
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,16 +63,25 @@ class Request:
 
     @property
     def dry_run(self) -> bool:
-        if "All" in self.query.get("dryRun", []):
-            return True
+        """True for ``dryRun=All``; any other value is a 400, as upstream (never a real write)."""
+        values = list(self.query.get("dryRun", []))
         # kubectl sends a DELETE's dry run inside the DeleteOptions body, not the query.
         if self.method.upper() == "DELETE" and self.body:
             try:
                 options = json.loads(self.body)
             except (ValueError, UnicodeDecodeError):
-                return False
-            return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
-        return False
+                options = None
+            sent = options.get("dryRun") if isinstance(options, dict) else None
+            if isinstance(sent, list):
+                values += sent
+            elif sent:
+                values.append(sent)
+        for value in values:
+            if value != "All":
+                raise status.bad_request(
+                    f'dryRun: Unsupported value: {json.dumps(str(value))}: supported values: "All"'
+                )
+        return bool(values)
 
 
 @dataclass
@@ -110,6 +120,9 @@ class ResourceApi:
             if method == "GET":
                 return self._list(req, t)
             if method == "POST":
+                if t.rt.namespaced and not t.namespace:
+                    # Upstream serves no cluster-wide create for namespaced types.
+                    raise status.method_not_allowed()
                 obj = self.store.create(t.rt, t.namespace, _json_body(req), req.dry_run)
                 return Reply(201, obj)
             if method == "DELETE":
@@ -144,6 +157,12 @@ class ResourceApi:
         labels, fields = _selectors(req, t.rt)
         ns = t.namespace or None
         if req.param("watch") in ("1", "true", "True"):
+            timeout = req.param("timeoutSeconds")
+            # Checked here: once the watch stream has started, a 400 can no longer be sent.
+            if timeout and re.fullmatch(r"[+-]?[0-9]+", timeout) is None:
+                raise status.bad_request(
+                    f'timeoutSeconds: Invalid value: "{timeout}": must be an integer'
+                )
             rv = req.param("resourceVersion")
             w = self.store.watch(t.rt, ns, labels, fields, send_initial=rv in ("", "0"))
             return Reply(200, watch=w)
@@ -170,6 +189,7 @@ class ResourceApi:
 
     def _delete_collection(self, req: Request, t: Target) -> Reply:
         labels, fields = _selectors(req, t.rt)
+        dry_run, propagation = req.dry_run, _propagation(req)  # a bad value fails before any write
         with self.store.lock:
             items = self.store.objects(t.rt, t.namespace or None, labels, fields)
             for obj in items:
@@ -179,8 +199,8 @@ class ResourceApi:
                         t.rt,
                         meta.get("namespace", ""),
                         meta["name"],
-                        _propagation(req),
-                        req.dry_run,
+                        propagation,
+                        dry_run,
                     )
         bare = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
         return Reply(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -158,6 +159,8 @@ def rfc3339_micro(moment: datetime) -> str:
 def _open_append(path: str | os.PathLike[str]) -> TextIO:
     # Created 0600 like kube-apiserver's log file: audit events name users, IPs and objects.
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    if stat.S_ISREG(os.fstat(fd).st_mode):  # an existing file keeps its mode otherwise
+        os.fchmod(fd, 0o600)  # (and /dev/stdout, a tty, is left alone)
     return open(fd, "a", encoding="utf-8")
 
 

@@ -16,6 +16,7 @@ import copy
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,14 @@ class SimCluster:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> SimCluster:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # no key, open audit file or temp folder outlives a failed start
+            raise
+
+    def _start(self) -> SimCluster:
+        self._workdir.mkdir(mode=0o700, exist_ok=True)  # again, after a failed start removed it
         self._seed()
         self._audit = AuditLog(self.audit_log_path)
         state = SimState(
@@ -116,6 +125,8 @@ class SimCluster:
             self._server.state.stopping.set()
             self._server.shutdown()
             self._server.close_connections()
+            # Requests still finishing write their audit lines before the log is closed.
+            self._server.join_handlers(timeout=2.0)
             self._server.server_close()
             self._server = None
         if self._audit is not None:
@@ -193,6 +204,8 @@ class SimCluster:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds bearer tokens
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # an existing file keeps its mode otherwise
+            os.fchmod(fd, 0o600)  # (and /dev/stdout, a tty, is left alone)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             yaml.safe_dump(self.kubeconfig(user), f, sort_keys=False)
         return str(path)

@@ -416,14 +416,15 @@ def _generated_chunks(
 
 def _since(options: LogOptions, now: datetime) -> datetime | None:
     if options.since_seconds is not None:
-        return now - timedelta(seconds=options.since_seconds)
+        try:
+            return now - timedelta(seconds=options.since_seconds)
+        except OverflowError:  # further back than datetime reaches: every line is newer
+            return datetime.min.replace(tzinfo=UTC)
     return options.since_time
 
 
 def _encoded_lines(source: LogSource, options: LogOptions, now: datetime) -> Iterator[bytes]:
-    since = options.since_time
-    if options.since_seconds is not None:
-        since = now - timedelta(seconds=options.since_seconds)
+    since = _since(options, now)
     remaining = options.limit_bytes
     for stamp, text in source.iter_lines(_first_index(source, options.tail_lines, since)):
         if since is not None and stamp < since:

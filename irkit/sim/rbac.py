@@ -19,7 +19,8 @@ against realistic answers. This module follows the upstream RBAC authorizer
 
 Out of scope: ClusterRole ``aggregationRule`` (the controller that fills in an aggregated role's
 ``rules`` is not simulated: store the aggregated rules in the ClusterRole itself), the Node and
-Webhook authorizers, impersonation, and RBAC's escalation checks on writes to RBAC objects.
+Webhook authorizers, and RBAC's escalation checks on writes to RBAC objects. Impersonation is
+implemented by the server (``server.py``), which checks the ``impersonate`` verb here.
 
 Pure: callers pass the RBAC objects in; nothing here reads a store or does I/O.
 """

@@ -13,6 +13,7 @@ import json
 import queue
 import socket
 import ssl
+import sys
 import threading
 import time
 import traceback
@@ -68,11 +69,39 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        self._handlers: set[threading.Thread] = set()
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        # As ThreadingMixIn, but the threads are tracked so stop() can wait for their audit lines.
+        thread = threading.Thread(
+            target=self._run_handler, args=(request, client_address), daemon=True
+        )
         with self._open_lock:
             self._open.add(request)
-        super().process_request(request, client_address)
+            self._handlers.add(thread)
+        thread.start()
+
+    def _run_handler(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._handlers.discard(threading.current_thread())
+
+    def join_handlers(self, timeout: float = 2.0) -> None:
+        """Wait (``timeout`` in all) for handler threads still finishing their requests."""
+        deadline = time.monotonic() + timeout
+        with self._open_lock:
+            threads = list(self._handlers)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that speaks plain HTTP, sends TLS garbage or hangs up is no server error."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ssl.SSLError | ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with self._open_lock:

@@ -99,8 +99,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(sim: SimCluster, tmp_path: 
 @pytest.mark.parametrize(
     ("alert", "message"),
     [
-        ("injection-mro.json", "rendered to text containing template syntax"),
-        ("injection-loop.json", "rendered to text containing template syntax"),
+        ("injection-mro.json", "invalid pod name"),
+        ("injection-loop.json", "invalid pod name"),
         ("10MB", "alert payloads are limited"),
     ],
 )

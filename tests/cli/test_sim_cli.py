@@ -181,6 +181,8 @@ def test_demo_shows_the_miner_and_a_403() -> None:
     assert "killed by the kernel OOM killer" in out
     assert "an unprivileged user is refused: 403" in out
     assert 'User "demo-intern"' in out
+    # the kubeconfig and audit log it names are deleted at the end: it says so
+    assert "deleted when the demo ends" in " ".join(out.split()), out
     # ... then responds with the shipped runbook: the bundle and the RCA draft exist
     evidence = [line for line in out.splitlines() if line.startswith("evidence: ")]
     assert evidence and evidence[0].split()[-1].endswith(".tar.gz"), out

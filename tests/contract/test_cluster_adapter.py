@@ -3,6 +3,7 @@ errors (no client or urllib3 exception leaks out) and retries of transient ones 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,14 @@ def test_can_i_and_unknown_kinds(sim: SimCluster, cluster: KubeCluster) -> None:
 def test_missing_kubeconfig_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot load Kubernetes credentials"):
         connect(ClusterSettings(kubeconfig=str(tmp_path / "missing")))
+
+
+def test_a_long_retry_after_never_outlasts_the_total_budget(sim: SimCluster) -> None:
+    budget = RetrySettings(attempts=6, backoff_initial=0.01, backoff_max=0.05, total_seconds=1)
+    cluster = connect(ClusterSettings(kubeconfig=sim.kubeconfig_path, retry=budget))
+    rule = sim.inject(resource="pods", status=429, retry_after=3600)
+    started = time.monotonic()
+    with pytest.raises(Unavailable):
+        cluster.list("pods", "production")
+    assert time.monotonic() - started < 30  # not an hour
+    assert 1 <= sim.faults.fired_count(rule) <= 3

@@ -352,3 +352,33 @@ def test_a_workload_scaled_to_zero_still_has_its_state_collected(
     exposure = yaml.safe_load(files["state/rbac/exposure.yaml"].read_text())
     assert "can read Secrets in namespace production" in exposure["serviceAccounts"][0]["risks"]
     assert "db-credentials" in files["state/references.yaml"].read_text()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("Secret", "db-credentials"),
+        ("ReplicaSet", "../../../../api/v1/namespaces/production/secrets/db-credentials"),
+    ],
+)
+def test_an_owner_reference_cannot_pull_a_secret_into_the_bundle(
+    sim: SimCluster, tmp_path: Path, kind: str, name: str
+) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    pod = cluster.list("pods", NS, labels="app=frontend")[0]
+    owner = {"apiVersion": "v1", "kind": kind, "name": name, "uid": "u-1", "controller": True}
+    cluster.create(
+        "pods",
+        NS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "owned-by-a-secret", "ownerReferences": [owner]},
+            "spec": pod["spec"],
+        },
+    )
+    result = run(cluster, tmp_path, "pod/owned-by-a-secret")
+    for path in result.bundle.folder.rglob("*"):
+        if path.is_file():
+            assert not leaks(path.read_bytes()), path
+    assert not leaks(gzip.decompress(result.bundle.tarball.read_bytes()))

@@ -153,7 +153,8 @@ def test_full_run_does_each_step_on_the_server(
     for step in ("isolate", "collect", "tell", "contain", "rca"):
         assert kinds.count(("step-start", step)) == 1 and kinds.count(("step-end", step)) == 1
     start = h.journal()[0]["data"]
-    assert start["actor"] == "sim-admin" and start["params"]["webhook"] == url
+    assert start["actor"] == "sim-admin" and start["params"]["webhook"] == "<redacted>"
+    assert "/hook" not in h.paths().journal.read_text() and "/hook" not in rca  # a secret
     assert start["alert"]["commonLabels"]["pod"] == "api-server-c7cpph9p5s-d4jql"
     assert len(start["runbook"]["sha256"]) == 64
     contain = h.events("step-start", "contain")[0]["data"]
@@ -308,9 +309,9 @@ def test_the_lock_refuses_a_concurrent_run(h: Harness) -> None:
 @pytest.mark.parametrize(
     ("runbook", "payload", "error", "message"),
     [
-        ("injection.yaml", "injection-mro.json", TemplateFailure, "template syntax"),
-        ("injection.yaml", "injection-subclasses.json", TemplateFailure, "template syntax"),
-        ("injection.yaml", "injection-loop.json", TemplateFailure, "template syntax"),
+        ("injection.yaml", "injection-mro.json", UsageError, "invalid pod name"),
+        ("injection.yaml", "injection-subclasses.json", UsageError, "invalid pod name"),
+        ("injection.yaml", "injection-loop.json", UsageError, "invalid pod name"),
         ("injection.yaml", "10MB", UsageError, "alert payload is 10,"),
         ("injection.yaml", "bad-name", UsageError, "invalid pod name"),
         ("internals.yaml", "alertmanager-miner.json", TemplateFailure, "unsafe"),
@@ -356,3 +357,32 @@ def test_dry_run_plans_concrete_objects_and_changes_nothing(h: Harness) -> None:
     assert h.get("deployments", "api-server")["spec"]["replicas"] == 3
     with pytest.raises(NotFound):
         h.get("networkpolicies", POLICY)
+
+
+def test_template_syntax_in_alert_text_is_passed_on_literally(
+    h: Harness, webhook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """Alert text is never compiled: `{{ ... }}` in it must not stop the response."""
+    url, received = webhook
+    payload = "{{ ''.__class__.__mro__ }} {% for x in y %}"
+    body = alert()
+    body["commonLabels"]["alertname"] = payload  # becomes the isolate reason
+    body["commonAnnotations"]["summary"] = f"xmrig -o {payload}"  # e.g. a Falco cmdline
+    runbook = h.tmp / "literal.yaml"
+    runbook.write_text(
+        "apiVersion: irkit.io/v1\nkind: Runbook\n"
+        "metadata: {name: literal, description: Isolate and tell. Release with irkit release.}\n"
+        f"params: {{url: {{default: '{url}'}}}}\n"
+        "steps:\n"
+        "  - id: isolate\n    action: isolate\n    with:\n"
+        "      namespace: production\n      target: deployment/api-server\n"
+        "      reason: '{{ alert.commonLabels.alertname }}'\n"
+        "  - id: tell\n    action: notify\n    with:\n"
+        "      channel: webhook\n      url: '{{ params.url }}'\n"
+        "      message: 'seen: {{ alert.commonAnnotations.summary }}'\n"
+    )
+    result = h.run(runbook, alert=body)
+    assert result.status == "completed", h.lines
+    policy = h.get("networkpolicies", POLICY)
+    assert policy["metadata"]["annotations"]["irkit.io/reason"] == payload
+    assert len(received) == 1 and received[0]["message"] == f"seen: xmrig -o {payload}"

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from irkit.actions.isolate import IsolateRequest, isolate, policy_name, release
+from irkit.actions.isolate import (
+    IsolateRequest,
+    _apply_policy,
+    _patch_pod,
+    isolate,
+    policy_name,
+    release,
+)
 from irkit.actions.netpol import QUARANTINE_LABEL, AllowList
 from irkit.cluster.kube import KubeCluster, connect
 from irkit.errors import Conflict, Forbidden, NotFound, UsageError
@@ -211,7 +218,54 @@ def test_errors_name_what_is_missing_or_forbidden(sim: SimCluster, tmp_path: Pat
 
 def test_survives_bursts_of_transient_errors(sim: SimCluster) -> None:
     c = _cluster(sim)
-    sim.inject(resource="networkpolicies", status=429, retry_after=0, count=3)
-    sim.inject(resource="pods", status=503, count=2)
+    throttled = sim.inject(resource="networkpolicies", status=429, retry_after=0, count=3)
+    unavailable = sim.inject(resource="pods", status=503, count=2)
     result = isolate(c, parse_target(NS, "deployment/api-server", None), _req())
     assert result.status == "created" and len(result.labelled) == 3
+    assert sim.faults.fired_count(throttled) == 3
+    assert sim.faults.fired_count(unavailable) == 2
+
+
+def test_release_keeps_the_label_another_irkit_policy_selects_by(sim: SimCluster) -> None:
+    c = _cluster(sim)
+    pods = _pods(c, "app=api-server")
+    name = pods[0]["metadata"]["name"]
+    pod_target = parse_target(NS, f"pod/{name}", None)
+    deployment = parse_target(NS, "deployment/api-server", None)
+    isolate(c, pod_target, _req())
+    isolate(c, deployment, _req())
+    result = release(c, deployment)
+    assert result.kept == [name]
+    assert sorted(result.unlabelled) == sorted(p["metadata"]["name"] for p in pods[1:])
+    pod = c.get("pods", NS, name)
+    assert pod["metadata"]["labels"][QUARANTINE_LABEL] == "inc-42"
+    own = c.get("networkpolicies", NS, policy_name(pod_target))
+    assert own["spec"]["podSelector"] == {"matchLabels": {QUARANTINE_LABEL: "inc-42"}}
+    assert release(c, pod_target).unlabelled == [name]
+
+
+def test_two_targets_sharing_a_policy_name_never_take_each_others_policy(
+    sim: SimCluster,
+) -> None:
+    c = _cluster(sim)
+    dotted, dashed = (
+        parse_target(NS, f"deployment/{n}", None) for n in ("api.server", "api-server")
+    )
+    assert policy_name(dotted) == policy_name(dashed)
+    isolate(c, dashed, _req())
+    before = c.get("networkpolicies", NS, policy_name(dashed))
+    with pytest.raises(
+        Conflict, match=r"deployment/api-server -n production.*deployment/api\.server"
+    ):
+        _apply_policy(c, dotted, {**before, "spec": {"podSelector": {}}}, False)
+    with pytest.raises(Conflict, match="share a policy name"):
+        release(c, dotted)
+    assert c.get("networkpolicies", NS, policy_name(dashed))["spec"] == before["spec"]
+
+
+def test_a_pod_deleted_before_its_patch_is_recorded_as_gone(sim: SimCluster) -> None:
+    c = _cluster(sim)
+    patch = {"metadata": {"labels": {QUARANTINE_LABEL: "inc-42"}}}
+    assert _patch_pod(c, NS, "no-such-pod", patch, False) is None
+    name = _pods(c, "app=api-server")[0]["metadata"]["name"]
+    assert _patch_pod(c, NS, name, patch, False) is not None

@@ -426,10 +426,12 @@ def test_missing_namespace_and_workload(sim: SimCluster) -> None:
 
 def test_survives_bursts_of_429(sim: SimCluster) -> None:
     c = _cluster(sim)
-    sim.inject(resource="deployments", status=429, retry_after=0, count=3)
+    throttled = sim.inject(resource="deployments", status=429, retry_after=0, count=3)
     scale(c, API, incident="inc-1")
-    sim.inject(resource="deployments/scale", status=429, retry_after=0, count=3)
+    assert sim.faults.fired_count(throttled) == 3
+    scaling = sim.inject(resource="deployments/scale", status=429, retry_after=0, count=3)
     restore(c, API)
+    assert sim.faults.fired_count(scaling) == 3
     assert len(_pods(c, "api-server")) == 3
 
 

@@ -348,3 +348,12 @@ def test_filter_pattern() -> None:
     assert filter_pattern(scope(actors=frozenset({'evil" || 1'}))) is None  # not escapable
     many = frozenset(f"system:serviceaccount:{NS}:sa-{i}" for i in range(20))
     assert filter_pattern(scope(actors=many)) is None  # over 1024 characters
+
+
+def test_cloudwatch_without_a_region_is_an_audit_source_error(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(AuditSourceError, match="/aws/eks/prod/cluster") as caught:
+        EksAuditLogs("prod")
+    assert caught.value.hint is not None and "--region" in caught.value.hint

@@ -203,3 +203,14 @@ def test_hostile_manifests_are_refused(files: list[dict[str, object]]) -> None:
     doc = {"format": "irkit-evidence/v1", "bundle": "b", "incident": "i", "created_at": ""}
     with pytest.raises(ManifestError):
         Manifest.from_json({**doc, "files": files, "failures": []})
+
+
+def test_a_253_character_pod_name_still_makes_valid_paths(tmp_path: Path) -> None:
+    pods = ["a" * 253, "a" * 252 + "b"]
+    names = [safe_name(p) for p in pods]
+    assert names[0] != names[1] and all(len(n) <= 185 for n in names)
+    w = writer(tmp_path)
+    for pod in pods:
+        w.add_bytes(f"state/pods/{safe_name(pod)}.yaml", b"kind: Pod\n", "test")
+        w.add_bytes(f"logs/{safe_name(pod)}/{safe_name(pod)}.previous.log", b"x\n", "test")
+    assert len(w.entries) == 4

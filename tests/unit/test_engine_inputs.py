@@ -108,6 +108,11 @@ def test_webhook_urls_are_redacted() -> None:
     assert redact("isolate", {"url": "kept"}) == {"url": "kept"}
 
 
+def test_an_rca_output_may_be_a_plain_md_file_name() -> None:
+    parsed = Step.model_validate({"id": "s1", "action": "rca", "with": {"output": "rca-2.md"}})
+    assert prepare(parsed, {**BASE, "alert": {}, "params": {}, "steps": {}}).inputs
+
+
 def _write(path: Path, events: list[dict[str, Any]], tail: str = "") -> None:
     path.write_text("".join(json.dumps(e) + "\n" for e in events) + tail)
 
@@ -147,6 +152,12 @@ def test_a_damaged_journal_is_not_resumed(tmp_path: Path) -> None:
     ("step", "message"),
     [
         ({"action": "rca", "with": {"output": "../../etc/cron.d/x"}}, "rca output"),
+        ({"action": "rca", "with": {"output": "journal.jsonl"}}, "rca output"),
+        ({"action": "rca", "with": {"output": ".lock"}}, "rca output"),
+        ({"action": "rca", "with": {"output": ".x.md"}}, "rca output"),
+        ({"action": "rca", "with": {"output": "evidence/b1/custody.json"}}, "rca output"),
+        ({"action": "rca", "with": {"output": "evidence/x.md"}}, "rca output"),
+        ({"action": "rca", "with": {"output": "{{ alert.file }}"}}, "rca output"),
         ({"action": "rca", "with": {"template": "/etc/shadow"}}, "rca template"),
         ({"action": "rca", "with": {"template": "{{ alert.path }}"}}, "rca template"),
         ({"action": "wait", "timeout": 5, "with": {"seconds": 10}}, "longer than the step's"),
@@ -157,7 +168,8 @@ def test_a_damaged_journal_is_not_resumed(tmp_path: Path) -> None:
 )
 def test_prepare_refuses_inputs_with_the_step_named(step: dict[str, Any], message: str) -> None:
     parsed = Step.model_validate({"id": "s1", **step})
-    context = {**BASE, "alert": {"path": "~/.ssh/id_rsa"}, "params": {}, "steps": {}}
+    alert = {"path": "~/.ssh/id_rsa", "file": "journal.jsonl"}
+    context = {**BASE, "alert": alert, "params": {}, "steps": {}}
     with pytest.raises(UsageError, match=message) as caught:
         prepare(parsed, context)
     assert str(caught.value).startswith("step 's1' (")

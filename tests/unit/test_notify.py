@@ -408,3 +408,45 @@ def test_sns_without_credentials_says_so(aws_env: None, monkeypatch: pytest.Monk
 def test_sns_topic_arn_is_checked(arn: str, region: str | None, words: str) -> None:
     with pytest.raises(UsageError, match=words):
         SnsTopic(arn, region)
+
+
+# ---- one retry level in the engine ---------------------------------------------------------------
+def test_the_engine_retries_notify_only_by_the_steps_retries(
+    hook: Hook, sim: Any, tmp_path: Any
+) -> None:
+    from irkit.cluster.kube import connect
+    from irkit.engine import Adapters, run
+    from irkit.runbook.loader import load_runbook
+    from irkit.settings import ClusterSettings, RunSettings
+
+    for _ in range(9):
+        hook.answer(503, b"busy")
+    runbook = tmp_path / "tell.yaml"
+    runbook.write_text(
+        "apiVersion: irkit.io/v1\nkind: Runbook\n"
+        "metadata: {name: tell, description: Tell someone.}\n"
+        "params: {url: {}}\n"
+        "steps:\n  - id: tell\n    action: notify\n    retries: 2\n"
+        "    with: {channel: slack, url: '{{ params.url }}', message: hi}\n"
+    )
+    adapters = Adapters(
+        cluster=connect(ClusterSettings(kubeconfig=sim.kubeconfig_path)), sleep=Sleeps()
+    )
+    settings = RunSettings(incidents_dir=str(tmp_path / "incidents"), retry_initial=0.01)
+    result = run(
+        load_runbook(runbook),
+        params={"url": hook.url},
+        incident="inc-n",
+        adapters=adapters,
+        settings=settings,
+    )
+    assert result.status == "failed" and isinstance(result.error, NotifyError)
+    assert len(hook.requests) == 3  # 1 + retries: 2, not 3 x 3
+
+
+def test_notifier_for_takes_attempts(hook: Hook) -> None:
+    hook.answer(503, b"busy")
+    notifier = notifier_for("webhook", url=hook.url, attempts=1)
+    with pytest.raises(NotifyError, match="HTTP 503"):
+        notifier.send(NOTE)
+    assert len(hook.requests) == 1

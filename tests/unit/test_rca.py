@@ -535,3 +535,13 @@ def test_cli_unknown_incident_exits_4(tmp_path: Path) -> None:
     result = irkit(tmp_path, "-i", "inc-404")
     assert result.exit_code == 4, result.output
     assert "incidents/inc-404" in result.output
+
+
+def test_cli_reads_the_incidents_dir_irkit_run_uses(incident: Incident, tmp_path: Path) -> None:
+    paths = incident()  # in tmp_path/incidents, which the command is not told
+    env = {"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None}
+    argv = ["rca", "-i", INC, "--journal", str(tmp_path / "irkit-journal.jsonl")]
+    runner = CliRunner()
+    result = runner.invoke(app, argv, env=env | {"IRKIT_RUN_INCIDENTS_DIR": str(paths.root.parent)})
+    assert result.exit_code == 0, result.output
+    assert paths.rca.is_file()

@@ -290,3 +290,19 @@ def test_unreadable_file_is_upload_error(s3: Any, tmp_path: Path) -> None:
 def test_no_bucket_configured() -> None:
     with pytest.raises(UsageError, match="no S3 bucket"):
         S3Store(S3Settings())
+
+
+def test_an_object_without_a_sha256_checksum_fails_verification(s3: Any, tmp_path: Path) -> None:
+    path, data = write(tmp_path / "b.tar.gz", 1000)
+    sha = hashlib.sha256(data).hexdigest()
+    store = S3Store(S3Settings(bucket=BUCKET))
+    store.put(path, "b.tar.gz", sha256=sha, tags={})
+    s3.put_object(  # same bytes, same metadata, but a CRC32 in place of the SHA-256
+        Bucket=BUCKET,
+        Key="b.tar.gz",
+        Body=data,
+        ChecksumAlgorithm="CRC32",
+        Metadata={"sha256": sha},
+    )
+    with pytest.raises(UploadError, match="did not confirm a SHA-256 checksum"):
+        store.verify("b.tar.gz", size=1000, sha256=sha, checksum_sha256=b64sha(data))

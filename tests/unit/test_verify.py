@@ -184,3 +184,18 @@ def test_s3_object_with_a_wrong_recorded_sha256(aws: Any, bundle: Bundle) -> Non
 def test_s3_object_missing(aws: Any) -> None:
     with pytest.raises(VerifyError, match="cannot fetch"):
         verify_bundle("s3://evidence/cases/none.tar.gz")
+
+
+def test_a_truncated_tarball_is_a_verify_error(bundle: Bundle) -> None:
+    data = bundle.tarball.read_bytes()
+    bundle.tarball.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VerifyError, match="cannot read"):
+        verify_bundle(bundle.tarball)
+
+
+def test_garbage_in_the_middle_of_a_tarball_is_a_verify_error(bundle: Bundle) -> None:
+    data = bytearray(bundle.tarball.read_bytes())
+    data[40:200] = bytes(160)
+    bundle.tarball.write_bytes(bytes(data))
+    with pytest.raises(VerifyError):
+        verify_bundle(bundle.tarball)
