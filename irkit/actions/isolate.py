@@ -240,9 +240,20 @@ def _pod_patch(
     if req.detach and DETACHED_ANNOTATION not in (meta.get("annotations") or {}):
         keys = _selected_keys(cluster, pod, resolved)
         removed = {k: v for k, v in labels.items() if k in keys}
-    if labels.get(QUARANTINE_LABEL) == req.incident and not removed:
+    held_by = labels.get(QUARANTINE_LABEL)
+    if held_by not in (None, req.incident):
+        if scope == "pod":
+            raise Conflict(
+                f"pod {meta['name']} is already quarantined by incident {held_by!r}",
+                hint=f"use --incident {held_by}, or release that quarantine first",
+            )
+        # A workload policy selects by the owner's selector: the pod stays in its own
+        # pod-scope quarantine, whose policy selects that label value.
+        if not removed:
+            return None, {}
+    if held_by == req.incident and not removed:
         return None, {}
-    new_labels: dict[str, Any] = {QUARANTINE_LABEL: req.incident}
+    new_labels: dict[str, Any] = {QUARANTINE_LABEL: held_by or req.incident}
     new_labels |= {k: None for k in removed}
     patch: dict[str, Any] = {"metadata": {"labels": new_labels}}
     if removed:

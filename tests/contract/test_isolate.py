@@ -269,3 +269,16 @@ def test_a_pod_deleted_before_its_patch_is_recorded_as_gone(sim: SimCluster) -> 
     assert _patch_pod(c, NS, "no-such-pod", patch, False) is None
     name = _pods(c, "app=api-server")[0]["metadata"]["name"]
     assert _patch_pod(c, NS, name, patch, False) is not None
+
+
+def test_a_workload_isolation_keeps_a_pod_in_its_earlier_pod_quarantine(sim: SimCluster) -> None:
+    c = _cluster(sim)
+    pod = _pods(c, "app=api-server")[0]["metadata"]["name"]
+    isolate(c, parse_target(NS, f"pod/{pod}", None), _req(incident="inc-1"))
+    isolate(c, parse_target(NS, "deployment/api-server", None), _req(incident="inc-2"))
+    labels = c.get("pods", NS, pod)["metadata"]["labels"]
+    assert labels[QUARANTINE_LABEL] == "inc-1"  # still selected by its pod-scope policy
+    others = [p for p in _pods(c, "app=api-server") if p["metadata"]["name"] != pod]
+    assert {p["metadata"]["labels"][QUARANTINE_LABEL] for p in others} == {"inc-2"}
+    with pytest.raises(Conflict, match="already quarantined by incident 'inc-1'"):
+        isolate(c, parse_target(NS, f"pod/{pod}", None), _req(incident="inc-3"))
