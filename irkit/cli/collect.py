@@ -93,12 +93,12 @@ def collect(
     from irkit.audit.source import AuditScope
     from irkit.cli.collect_options import parse_actor, parse_tags, parse_time
     from irkit.errors import PartialError
-    from irkit.model.incident import check_incident_id, new_incident_id
+    from irkit.model.incident import incident_or_new
 
     with reported_errors():
         check_output(output)
         tgt = target_from(namespace, target, selector)
-        inc = check_incident_id(incident) if incident else new_incident_id()
+        inc = incident_or_new(incident)
         now = datetime.now(UTC)
         scope = AuditScope(
             since=parse_time(since, now, "--since") if since else None,

@@ -65,14 +65,14 @@ def isolate(
     from irkit.actions.isolate import isolate as run
     from irkit.actions.netpol import AllowList
     from irkit.errors import UsageError
-    from irkit.model.incident import check_incident_id, new_incident_id
+    from irkit.model.incident import incident_or_new
 
     with reported_errors():
         check_output(output)
         if scope not in (None, "workload", "pod"):
             raise UsageError(f"--scope must be workload or pod, not {scope!r}")
         tgt = target_from(namespace, target, selector)
-        inc = check_incident_id(incident) if incident else new_incident_id()
+        inc = incident_or_new(incident)
         allow = AllowList(allow_dns, tuple(allow_cidr or ()), tuple(allow_to or ())).check()
         cluster = connect_cluster(kubeconfig, context)
         req = IsolateRequest(

@@ -78,7 +78,7 @@ def run(
     from irkit.engine.journal import read_state
     from irkit.engine.params import parse_sets
     from irkit.errors import NotFound, UsageError
-    from irkit.model.incident import check_incident_id, new_incident_id
+    from irkit.model.incident import check_incident_id, incident_or_new
     from irkit.model.incident_paths import IncidentPaths
     from irkit.runbook.loader import load_runbook
     from irkit.settings import RunSettings, from_env
@@ -106,7 +106,7 @@ def run(
         elif runbook is None:
             raise UsageError("give a RUNBOOK file (or --resume ID)")
         else:
-            inc = check_incident_id(incident) if incident else new_incident_id()
+            inc = incident_or_new(incident)
         params = parse_sets(set_ or [])
         alert = read_alert(alert_file, settings.alert_max_bytes)
         loaded = load_runbook(runbook)

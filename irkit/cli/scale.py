@@ -80,7 +80,7 @@ def scale(
     from irkit.actions.scale import check_scalable
     from irkit.actions.scale import scale as run
     from irkit.errors import PartialError, UsageError
-    from irkit.model.incident import check_incident_id, new_incident_id
+    from irkit.model.incident import incident_or_new
 
     with reported_errors():
         check_output(output)
@@ -88,7 +88,7 @@ def scale(
         check_scalable(tgt)
         if replicas < 0:
             raise UsageError(f"--replicas must be 0 or more, not {replicas}")
-        inc = check_incident_id(incident) if incident else new_incident_id()
+        inc = incident_or_new(incident)
         cluster = connect_cluster(kubeconfig, context)
         with journaled(journal, "scale", cluster.identity.user, tgt, inc) as rec:
             rec.skip = dry_run

@@ -24,3 +24,8 @@ def check_incident_id(incident: str) -> str:
             "starting and ending with a letter or digit"
         )
     return incident
+
+
+def incident_or_new(incident: str | None) -> str:
+    """The incident id given on the command line, checked, or a new one."""
+    return check_incident_id(incident) if incident else new_incident_id()
