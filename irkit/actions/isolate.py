@@ -198,7 +198,7 @@ def _apply_policy(
     try:
         current = cluster.get("networkpolicies", namespace, name)
     except NotFound:
-        created = cluster.create("networkpolicies", namespace, desired, dry_run=dry_run)
+        created = _create_policy(cluster, target, desired, dry_run)
         return (
             "created",
             created,
@@ -229,6 +229,28 @@ def _apply_policy(
             {"spec": desired["spec"]},
         ),
     )
+
+
+def _create_policy(cluster: Cluster, target: Target, desired: Obj, dry_run: bool) -> Obj:
+    """Create; when the answer to a create was lost and the retry found the policy there, it is
+    ours if it carries this target and spec: that is success, not a conflict."""
+    name, namespace = desired["metadata"]["name"], target.namespace
+    try:
+        return cluster.create("networkpolicies", namespace, desired, dry_run=dry_run)
+    except Conflict:
+        if dry_run:
+            raise
+        current = cluster.get("networkpolicies", namespace, name)
+        annotations = current["metadata"].get("annotations") or {}
+        if (
+            is_ours(current)
+            and annotations.get("irkit.io/target") == str(target)
+            and annotations.get("irkit.io/incident")
+            == desired["metadata"]["annotations"]["irkit.io/incident"]
+            and same_spec(current.get("spec"), desired["spec"])
+        ):
+            return current
+        raise
 
 
 def _pod_patch(

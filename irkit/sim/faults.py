@@ -35,6 +35,8 @@ _KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
     "probability": ("probability", (int, float)),
     "latency": ("latency", (int, float)),
     "drop": ("drop", (bool,)),
+    "dropResponse": ("drop_response", (bool,)),
+    "drop_response": ("drop_response", (bool,)),
     "message": ("message", (str,)),
 }
 
@@ -56,6 +58,9 @@ class FaultRule:
     probability: float = 1.0
     latency: float = 0.0
     drop: bool = False
+    drop_response: bool = False
+    """Serve the request, then hang up before answering: the change happened, the client cannot
+    know. The failure a retried create must survive."""
     message: str | None = None
 
     def __post_init__(self) -> None:
@@ -173,8 +178,12 @@ class FaultInjector:
 
 
 def _validate(rule: FaultRule) -> None:
-    if rule.status is None and rule.latency == 0 and not rule.drop:
-        raise ValueError("a fault rule must do something: set status, latency or drop")
+    if rule.status is None and rule.latency == 0 and not rule.drop and not rule.drop_response:
+        raise ValueError(
+            "a fault rule must do something: set status, latency, drop or drop_response"
+        )
+    if rule.drop_response and (rule.drop or rule.status is not None):
+        raise ValueError("drop_response serves the request then hangs up: no drop, no status")
     if rule.status is not None and not 400 <= rule.status <= 599:
         raise ValueError(f"status must be an HTTP error code (400..599), got {rule.status}")
     if rule.drop and rule.status is not None:

@@ -166,6 +166,10 @@ class SimHandler(BaseHTTPRequestHandler):
             acting = impersonated or user
             reply = self._route(state, path, query, headers, body, target, verb, acting)
             code = reply.code
+            if rule is not None and rule.drop_response:
+                self._hang_up()
+                code = DROPPED
+                return
             self._send_reply(reply)
         except status.ApiError as e:
             code, error = e.code, e
@@ -288,14 +292,17 @@ class SimHandler(BaseHTTPRequestHandler):
                 raise status.ApiError(403, "Forbidden", forbidden_message(user, attrs))
         return UserInfo(name, groups)
 
+    def _hang_up(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def _inject(self, rule: FaultRule, target: Target | None) -> bool:
         """Apply a fault; True when the request must not be served normally."""
         if rule.latency:
             time.sleep(rule.latency)
         if rule.drop:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self._hang_up()
             return True
         if rule.status is None:
             return False

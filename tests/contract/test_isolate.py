@@ -282,3 +282,18 @@ def test_a_workload_isolation_keeps_a_pod_in_its_earlier_pod_quarantine(sim: Sim
     assert {p["metadata"]["labels"][QUARANTINE_LABEL] for p in others} == {"inc-2"}
     with pytest.raises(Conflict, match="already quarantined by incident 'inc-1'"):
         isolate(c, parse_target(NS, f"pod/{pod}", None), _req(incident="inc-3"))
+
+
+def test_a_create_whose_answer_was_lost_still_counts_as_created(sim: SimCluster) -> None:
+    c = _cluster(sim)
+    target = parse_target(NS, "deployment/api-server", None)
+    rule = sim.inject(method="POST", resource="networkpolicies", drop_response=True, count=1)
+    result = isolate(c, target, _req())
+    assert sim.faults.fired_count(rule) == 1  # the first create was served, its answer dropped
+    assert result.status == "created" and len(result.labelled) == 3
+    creates = [
+        e
+        for e in map(json.loads, sim.audit_log_path.read_text().splitlines())
+        if e["verb"] == "create" and e["objectRef"].get("resource") == "networkpolicies"
+    ]
+    assert [e["responseStatus"]["code"] for e in creates][:2] == [503, 409]
