@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from irkit.engine.result import RunResult, StepReport
 from irkit.engine.steps import StepCall, StepOutcome, runner_for
 from irkit.errors import IrkitError, NotifyError, Unavailable
 from irkit.model.incident_paths import IncidentPaths
-from irkit.model.journal import RUN_END, STEP_END, STEP_START, Change, RunEvent
+from irkit.model.journal import RUN_END, STEP_CHANGE, STEP_END, STEP_START, Change, RunEvent
 from irkit.runbook.model import Action, Runbook, Step
 from irkit.settings import RunSettings
 
@@ -208,6 +208,12 @@ class Execution:
         return None, "declined at the prompt"
 
     def call(self, prepared: Prepared) -> StepCall:
+        step = prepared.step
+        changes: list[Change] = (
+            []
+            if self.dry_run
+            else JournaledChanges(lambda c: self.event(STEP_CHANGE, step, changes=[c]))
+        )
         return StepCall(
             step=prepared.step,
             inputs=prepared.inputs,
@@ -221,6 +227,7 @@ class Execution:
             runbook_dir=self.runbook_dir,
             dry_run=self.dry_run,
             started=self.interrupted.get(prepared.step.id),
+            changes=changes,
         )
 
     def attempts(
@@ -288,3 +295,15 @@ def redact(action: str, rendered: dict[str, Any]) -> dict[str, Any]:
     if action != Action.NOTIFY or not isinstance(rendered.get("url"), str):
         return dict(rendered)
     return {**rendered, "url": redact_url(rendered["url"], always=True)}
+
+
+class JournaledChanges(list[Change]):
+    """The list actions append their changes to; each append is journaled at once."""
+
+    def __init__(self, record: Callable[[Change], None]) -> None:
+        super().__init__()
+        self._record = record
+
+    def append(self, change: Change) -> None:
+        self._record(change)
+        super().append(change)

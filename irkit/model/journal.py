@@ -52,6 +52,9 @@ RUN_START = "run-start"  # runbook {name, path, sha256}, params, alert, actor, d
 STEP_START = "step-start"  # step, action, with (rendered), attempt
 STEP_END = "step-end"  # step, status, outputs, changes, error
 RUN_END = "run-end"  # status: completed | failed | stopped (awaiting approval)
+# One object changed, written the moment the action changes it: if the process dies before
+# step-end, the journal (and so the RCA) still says what was changed, before and after.
+STEP_CHANGE = "step-change"  # changes: [the one change]
 STEP_STATUSES = ("ok", "unchanged", "failed", "skipped", "awaiting-approval", "dry-run")
 
 

@@ -23,7 +23,16 @@ from typing import Any
 from irkit.actions.webhook import journaled_params
 from irkit.errors import IrkitError, NotFound, UsageError
 from irkit.model.incident_paths import IncidentPaths
-from irkit.model.journal import RUN_END, RUN_START, STEP_END, STEP_START, Change, Entry, RunEvent
+from irkit.model.journal import (
+    RUN_END,
+    RUN_START,
+    STEP_CHANGE,
+    STEP_END,
+    STEP_START,
+    Change,
+    Entry,
+    RunEvent,
+)
 from irkit.render import markdown
 from irkit.render.rca_actions import CONTAINS, LIFTS, entry_target, step_target, summarize, undo
 from irkit.render.rca_alert import detection, text
@@ -151,6 +160,7 @@ class _Builder:
         self.collected: list[tuple[str, dict[str, Any]]] = []
         self.failures: list[StepFailure] = []
         self._with: dict[str, dict[str, Any]] = {}
+        self._journaled: set[str] = set()  # steps whose changes came as step-change events
         self._last = datetime.min.replace(tzinfo=UTC)
         self._seq = 0
 
@@ -166,13 +176,21 @@ class _Builder:
         if e.event == STEP_START:
             with_ = e.data.get("with")
             self._with[e.step] = with_ if isinstance(with_, dict) else {}
+            self._journaled.discard(e.step)
         detail = self._detail(e)
         self.rows.append((*key, TimelineRow(e.time, e.event, e.step, e.action, status, detail)))
+        if e.event == STEP_CHANGE:
+            # Written as it happened: counts even if the attempt never reached step-end.
+            self._journaled.add(e.step)
+            self._changes(key, e.time, e.step, e.changes)
+            return
         if e.event != STEP_END:
             return
         if status == "failed":
             self.failures.append(StepFailure(e.time, e.step, e.action, text(e.error, 1000)))
-        self._changes(key, e.time, e.step, e.changes)
+        if e.step not in self._journaled:  # journals from before step-change events existed
+            self._changes(key, e.time, e.step, e.changes)
+        self._journaled.discard(e.step)
         if status in NOTHING_DONE:
             return
         if e.action in CONTAINS or e.action in LIFTS:
@@ -237,6 +255,11 @@ class _Builder:
                     _approval(data),
                     f"{len(e.changes)} change(s)" if e.changes else "",
                     f"outputs {text(outputs)}" if outputs and not e.error else "",
+                ]
+            case "step-change":
+                parts = [
+                    f"{c.action} {c.kind} {c.namespace + '/' if c.namespace else ''}{c.name}"
+                    for c in e.changes
                 ]
             case _:
                 parts = [text(e.error) if e.error else "", text(data.get("reason"))]

@@ -545,3 +545,28 @@ def test_cli_reads_the_incidents_dir_irkit_run_uses(incident: Incident, tmp_path
     result = runner.invoke(app, argv, env=env | {"IRKIT_RUN_INCIDENTS_DIR": str(paths.root.parent)})
     assert result.exit_code == 0, result.output
     assert paths.rca.is_file()
+
+
+def test_changes_journaled_as_they_happen_count_once_and_survive_a_crash(tmp_path: Path) -> None:
+    paths = IncidentPaths.of("inc-crash", tmp_path / "incidents")
+    paths.root.mkdir(parents=True)
+    scaled = Change("patch", "Deployment", "prod", "api", {"replicas": 3}, {"replicas": 0})
+    policy = Change("create", "NetworkPolicy", "prod", "irkit-quarantine-deployment-api", None, {})
+    events = [
+        RunEvent("run-start", "inc-crash", data={"runbook": {"name": "rb"}}),
+        RunEvent("step-start", "inc-crash", step="iso", action="isolate"),
+        RunEvent("step-change", "inc-crash", step="iso", action="isolate", changes=[policy]),
+        RunEvent(
+            "step-end", "inc-crash", step="iso", action="isolate", status="ok", changes=[policy]
+        ),
+        RunEvent("step-start", "inc-crash", step="down", action="scale"),
+        # the process died here: the scale happened, no step-end was written
+        RunEvent("step-change", "inc-crash", step="down", action="scale", changes=[scaled]),
+    ]
+    paths.journal.write_text("".join(json.dumps(e.to_json()) + "\n" for e in events))
+    data = build_rca(paths)
+    names = [a.name for a in data.affected]
+    assert names.count("irkit-quarantine-deployment-api") == 1  # not twice (change + step-end)
+    assert "api" in names  # the crashed step's change is there
+    doc = render_markdown(data)
+    assert "replicas: 3 → 0" in doc or "3 → 0" in doc
