@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from irkit.actions.webhook import Sleep, check_headers, parse_url, post_json
+from irkit.actions.webhook import ATTEMPTS, Sleep, check_headers, parse_url, post_json
+from irkit.errors import UsageError
 from irkit.model.journal import utc_now
 
 SLACK_MAX_BYTES = 40_000  # Slack truncates longer messages itself
@@ -134,6 +135,23 @@ class GenericWebhook:
             sleep=self._sleep,
         )
         return NotifyResult(self.channel, self._url.shown, "sent", f"HTTP {status}", truncated)
+
+
+def http_notifier(
+    channel: str,
+    url: str | None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    attempts: int = ATTEMPTS,
+) -> Notifier:
+    """The stdlib senders: ``slack`` or ``webhook`` to ``url``. (SNS lives in irkit.notify.)"""
+    if channel not in ("slack", "webhook"):
+        raise UsageError(f"notify: unknown channel {channel!r} (slack, webhook or sns)")
+    if not url:
+        raise UsageError(f"notify: channel {channel} needs 'url'")
+    if channel == "slack":
+        return SlackWebhook(url, attempts=attempts)
+    return GenericWebhook(url, headers, attempts=attempts)
 
 
 def slack_payload(message: Notification) -> tuple[dict[str, Any], bool]:

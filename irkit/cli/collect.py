@@ -28,10 +28,10 @@ from irkit.cli.common import (
     connect_cluster,
     journaled,
     print_json,
-    target_from,
 )
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
+from irkit.model.target import parse_target
 
 if TYPE_CHECKING:
     from irkit.actions.collect import CollectResult
@@ -97,7 +97,7 @@ def collect(
 
     with reported_errors():
         check_output(output)
-        tgt = target_from(namespace, target, selector)
+        tgt = parse_target(namespace, target, selector)
         inc = incident_or_new(incident)
         now = datetime.now(UTC)
         scope = AuditScope(

@@ -16,9 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from irkit.journal import DEFAULT_PATH
-from irkit.model.target import Target, parse_target
-
 if TYPE_CHECKING:
     from irkit.cluster.port import Cluster
 
@@ -52,12 +49,6 @@ DryRun = Annotated[
     typer.Option("--dry-run", help="Server-side dry run: show what would change, change nothing."),
 ]
 Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
-
-DEFAULT_JOURNAL = DEFAULT_PATH
-
-
-def target_from(namespace: str, ref: str | None, selector: str | None) -> Target:
-    return parse_target(namespace, ref, selector)
 
 
 def connect_cluster(kubeconfig: str | None, context: str | None, pool_size: int = 16) -> Cluster:

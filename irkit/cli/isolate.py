@@ -21,10 +21,10 @@ from irkit.cli.common import (
     connect_cluster,
     journaled,
     print_json,
-    target_from,
 )
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
+from irkit.model.target import parse_target
 
 
 def isolate(
@@ -71,7 +71,7 @@ def isolate(
         check_output(output)
         if scope not in (None, "workload", "pod"):
             raise UsageError(f"--scope must be workload or pod, not {scope!r}")
-        tgt = target_from(namespace, target, selector)
+        tgt = parse_target(namespace, target, selector)
         inc = incident_or_new(incident)
         allow = AllowList(allow_dns, tuple(allow_cidr or ()), tuple(allow_to or ())).check()
         cluster = connect_cluster(kubeconfig, context)
@@ -148,7 +148,7 @@ def release(
 
     with reported_errors():
         check_output(output)
-        tgt = target_from(namespace, target, selector)
+        tgt = parse_target(namespace, target, selector)
         cluster = connect_cluster(kubeconfig, context)
         with journaled(journal, "release", cluster.identity.user, tgt) as rec:
             rec.skip = dry_run

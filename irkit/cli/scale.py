@@ -19,10 +19,10 @@ from irkit.cli.common import (
     connect_cluster,
     journaled,
     print_json,
-    target_from,
 )
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
+from irkit.model.target import parse_target
 
 if TYPE_CHECKING:
     from irkit.actions.scale import HpaChange, ScaleResult
@@ -84,7 +84,7 @@ def scale(
 
     with reported_errors():
         check_output(output)
-        tgt = target_from(namespace, target, selector)
+        tgt = parse_target(namespace, target, selector)
         check_scalable(tgt)
         if replicas < 0:
             raise UsageError(f"--replicas must be 0 or more, not {replicas}")
@@ -137,7 +137,7 @@ def restore(
 
     with reported_errors():
         check_output(output)
-        tgt = target_from(namespace, target, selector)
+        tgt = parse_target(namespace, target, selector)
         check_scalable(tgt, "restore")
         inc = check_incident_id(incident) if incident else ""
         cluster = connect_cluster(kubeconfig, context)

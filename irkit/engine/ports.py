@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from irkit.actions.notify import GenericWebhook, Notifier, SlackWebhook
+from irkit.actions.notify import Notifier, http_notifier
 from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
 from irkit.errors import UsageError
@@ -48,15 +48,13 @@ def no_audit(
 
 def http_notifiers(inputs: NotifyInput) -> Notifier:
     """Slack and generic webhooks (stdlib HTTP), one attempt each: the step's ``retries:`` is
-    the only retry. SNS needs a factory that can build it."""
-    if inputs.channel == "slack" and inputs.url:
-        return SlackWebhook(inputs.url, attempts=1)
-    if inputs.channel == "webhook" and inputs.url:
-        return GenericWebhook(inputs.url, attempts=1)
-    raise UsageError(
-        f"notify channel {inputs.channel}: no sender configured for it here",
-        hint="irkit run wires SNS; a program using irkit.engine passes Adapters(notifiers=...)",
-    )
+    the only retry. SNS needs a factory that can build it (the CLI passes one)."""
+    if inputs.channel == "sns":
+        raise UsageError(
+            "notify channel sns: no sender configured for it here",
+            hint="irkit run wires SNS; a program using irkit.engine passes Adapters(notifiers=...)",
+        )
+    return http_notifier(inputs.channel, inputs.url, attempts=1)
 
 
 def utc_now() -> datetime:

@@ -143,15 +143,14 @@ def _check_inside(name: str, path: str | None, where: str) -> None:
         )
 
 
-def check_all(runbook: Runbook, context: Mapping[str, Any]) -> dict[str, Prepared]:
-    """Prepare every step that can be prepared before the run: its templates read no step
-    outputs, and its ``when:`` (if any) can be evaluated now and is true."""
-    ready: dict[str, Prepared] = {}
+def check_all(runbook: Runbook, context: Mapping[str, Any]) -> None:
+    """Prepare (render and validate) every step that can be before the run: its templates read
+    no step outputs, and its ``when:`` (if any) can be evaluated now and is true. Rendering is
+    cheap, so each step is prepared again when it runs, against the context of that moment."""
     for step in runbook.steps:
         if _with_reads_steps(step.with_):
             continue
         static_when = step.when is not None and not _reads_steps(step.when, expression=True)
         if static_when and not should_run(step, context):
             continue
-        ready[step.id] = prepare(step, context)
-    return ready
+        prepare(step, context)

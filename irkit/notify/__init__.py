@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from irkit.actions.notify import GenericWebhook, Notifier, SlackWebhook
+from irkit.actions.notify import Notifier, http_notifier
 from irkit.actions.webhook import ATTEMPTS
 from irkit.errors import UsageError
 
@@ -32,10 +32,4 @@ def notifier_for(
         from irkit.notify.sns import SnsTopic  # boto3, only when SNS is used
 
         return SnsTopic(topic_arn, region, endpoint_url)
-    if channel not in ("slack", "webhook"):
-        raise UsageError(f"notify: unknown channel {channel!r} (slack, webhook or sns)")
-    if not url:
-        raise UsageError(f"notify: channel {channel} needs 'url'")
-    if channel == "slack":
-        return SlackWebhook(url, attempts=attempts)
-    return GenericWebhook(url, headers, attempts=attempts)
+    return http_notifier(channel, url, headers, attempts=attempts)

@@ -274,14 +274,12 @@ class _Builder:
 
 
 def _approval(data: dict[str, Any]) -> str:
-    approval = data.get("approval") or data.get("approved_by")
-    if not approval:
+    """The engine records approvals as ``{"by": actor, "how": "--yes" | "prompt"}``."""
+    approval = data.get("approval")
+    if not isinstance(approval, dict):
         return ""
-    if isinstance(approval, dict):
-        who = approval.get("by") or approval.get("actor") or approval.get("user")
-        how = approval.get("how") or approval.get("via")
-        return "approved" + (f" by {text(who)}" if who else "") + (f" ({text(how)})" if how else "")
-    return f"approval {text(approval)}"
+    who, how = approval.get("by"), approval.get("how")
+    return "approved" + (f" by {text(who)}" if who else "") + (f" ({text(how)})" if how else "")
 
 
 def _clip(value: str) -> str:
@@ -293,7 +291,6 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _outputs(data: dict[str, Any]) -> dict[str, Any]:
-    """A step-end's outputs: ``data["outputs"]``, or the data itself when not nested."""
-    if isinstance(data.get("outputs"), dict):
-        return dict(data["outputs"])
-    return {k: v for k, v in data.items() if k not in ("approval", "approved_by", "status")}
+    """A step-end's outputs, as the engine writes them: ``data["outputs"]``."""
+    outputs = data.get("outputs")
+    return dict(outputs) if isinstance(outputs, dict) else {}
