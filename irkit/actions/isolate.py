@@ -5,13 +5,26 @@ allow-list) that selects exactly the target's pods, labels the pods, and optiona
 single pod from its Services and owner. It is idempotent, never overwrites a policy it did not
 create, and records everything release needs on the objects themselves.
 
-Order matters for safety: the policy goes in first, labels after, so a failure half-way leaves
-the pods more isolated, never less.
+Never weaken an existing quarantine:
+
+- Ownership is checked before any write: a quarantine of this target held by another incident
+  (its policy, or for ``--scope pod`` the pod's quarantine label) is refused, naming the incident.
+- Every write is conditional. A policy update carries the resourceVersion it was decided on and
+  a pod label patch the pod's, so a concurrent change makes the API server answer 409; irkit
+  then reads the object again and decides again (and so refuses, if another incident won).
+  Creating the policy is the race's tie-breaker: only one create of a name succeeds.
+- The policy goes in first, labels after, so a failure half-way leaves the pods more isolated,
+  never less.
+
+Round trips: one list of the namespace's policies serves the ownership check (irkit's own policy
+is in it) and the leak check; pods are patched in parallel on a small pool of threads.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,20 +33,25 @@ from irkit.actions.netpol import (
     POLICY_PREFIX,
     QUARANTINE_LABEL,
     AllowList,
+    Leak,
+    find_leaks,
     is_ours,
-    leaky_policies,
+    leak_warnings,
     quarantine_spec,
     same_spec,
 )
 from irkit.actions.targets import Resolved, resolve
 from irkit.cluster.port import Cluster, Obj
-from irkit.errors import Conflict, NotFound, UsageError
+from irkit.errors import Conflict, IrkitError, NotFound, UsageError
 from irkit.model.journal import Change, utc_now
 from irkit.model.selectors import LabelSelector, SelectorError, label_selector_from_object
 from irkit.model.target import Target
 
 DETACHED_ANNOTATION = "irkit.io/detached-labels"
 TARGET_ANNOTATION = "irkit.io/target"
+INCIDENT_KEY = "irkit.io/incident"
+MAX_ATTEMPTS = 5  # reads and decisions again after a 409, before giving up
+PATCH_WORKERS = 8  # pods patched at once: a few, not 200 connections to the API server
 Scope = Literal["workload", "pod"]
 
 
@@ -60,10 +78,23 @@ class IsolateResult:
     pods: list[str]
     labelled: list[str]
     detached: dict[str, dict[str, str]]
-    warnings: list[str]
+    warnings: list[str]  # one sentence per leaking policy
     changes: list[Change]
     dry_run: bool
     gone: list[str] = field(default_factory=list)  # pods deleted between listing and patching
+    leaks: list[Leak] = field(default_factory=list)  # other policies still letting traffic in/out
+
+    @property
+    def partial(self) -> bool:
+        """Other NetworkPolicies still allow traffic to (or from) the quarantined pods."""
+        return bool(self.leaks)
+
+
+@dataclass(frozen=True)
+class _PodPlan:
+    pod: Obj  # as last read
+    patch: dict[str, Any] | None  # None: nothing to change
+    removed: dict[str, str]  # labels --detach takes off
 
 
 def policy_name(target: Target) -> str:
@@ -81,45 +112,27 @@ def isolate(
     if req.detach and scope != "pod":
         raise UsageError("--detach works with --scope pod (a single pod) only")
     resolved = resolve(cluster, target)
-    selector = _selector(cluster, resolved, scope, req.incident)
+    selector = _selector(resolved, scope, req.incident)
     name = policy_name(target)
-    others = cluster.list("networkpolicies", target.namespace)
-    warnings = leaky_policies(
-        others, [p["metadata"].get("labels") or {} for p in resolved.pods], name
-    )
-    if warnings and req.strict:
+    policies = cluster.list("networkpolicies", target.namespace)
+    current = next((p for p in policies if p["metadata"]["name"] == name), None)
+    # Everything that can refuse does so here, before the first write.
+    if current is not None:
+        _check_owner(current, target, req.incident)
+    plans = [_plan_pod(cluster, pod, req, scope, resolved) for pod in resolved.pods]
+    leaks = find_leaks(policies, [_labels_after(plan) for plan in plans], name)
+    warnings = leak_warnings(leaks)
+    if leaks and req.strict:
         raise Conflict(
             "isolation would not be complete: " + "; ".join(warnings),
             hint="remove or narrow those policies, or run without --strict",
         )
     desired = _policy(name, target, selector, req)
     changes = [] if changes is None else changes
-    status, policy, change = _apply_policy(cluster, target, desired, req.dry_run)
+    status, policy, change = _apply_policy(cluster, target, desired, current, req.dry_run)
     if change:
         changes.append(change)
-    labelled, detached, gone = [], {}, []
-    for pod in resolved.pods:
-        patch, removed = _pod_patch(cluster, pod, req, scope, resolved)
-        if patch is None:
-            continue
-        pod_name = pod["metadata"]["name"]
-        after = _patch_pod(cluster, target.namespace, pod_name, patch, req.dry_run)
-        if after is None:
-            gone.append(pod_name)
-            continue
-        labelled.append(pod_name)
-        if removed:
-            detached[pod_name] = removed
-        changes.append(
-            Change(
-                "patch",
-                "Pod",
-                target.namespace,
-                pod_name,
-                {"labels": pod["metadata"].get("labels") or {}},
-                {"labels": after["metadata"].get("labels") or {}},
-            )
-        )
+    labelled, detached, gone = _label_pods(cluster, plans, req, scope, resolved, changes)
     return IsolateResult(
         target,
         name,
@@ -133,6 +146,7 @@ def isolate(
         changes,
         req.dry_run,
         gone,
+        leaks,
     )
 
 
@@ -159,7 +173,34 @@ def _check_same_target(policy: Obj, target: Target) -> None:
         )
 
 
-def _selector(cluster: Cluster, resolved: Resolved, scope: Scope, incident: str) -> dict[str, Any]:
+def _check_owner(policy: Obj, target: Target, incident: str) -> None:
+    """Refuse to touch a policy irkit did not create, another target's, or another incident's."""
+    name, namespace = policy["metadata"]["name"], target.namespace
+    if not is_ours(policy):
+        raise Conflict(
+            f"NetworkPolicy {name!r} in {namespace} exists and was not created by "
+            "irkit; refusing to overwrite it",
+            hint="rename or delete it, then re-run",
+        )
+    _check_same_target(policy, target)
+    owner = _incident_of(policy)
+    if owner is not None and owner != incident:
+        raise Conflict(
+            f"{target} is already quarantined by incident {owner!r} (NetworkPolicy {name!r}); "
+            "another incident never changes that quarantine",
+            hint=f"use --incident {owner} to change it, or release it first",
+        )
+
+
+def _incident_of(policy: Obj) -> str | None:
+    meta = policy["metadata"]
+    owner = (meta.get("annotations") or {}).get(INCIDENT_KEY) or (meta.get("labels") or {}).get(
+        INCIDENT_KEY
+    )
+    return None if owner is None else str(owner)
+
+
+def _selector(resolved: Resolved, scope: Scope, incident: str) -> dict[str, Any]:
     if scope == "pod":
         return {"matchLabels": {QUARANTINE_LABEL: incident}}
     if resolved.target.kind == "pods":  # a pod's workload scope: its top owner's selector
@@ -177,9 +218,9 @@ def _policy(name: str, target: Target, selector: dict[str, Any], req: IsolateReq
         "metadata": {
             "name": name,
             "namespace": target.namespace,
-            "labels": {MANAGED_BY: "irkit", "irkit.io/incident": req.incident},
+            "labels": {MANAGED_BY: "irkit", INCIDENT_KEY: req.incident},
             "annotations": {
-                "irkit.io/incident": req.incident,
+                INCIDENT_KEY: req.incident,
                 "irkit.io/reason": req.reason,
                 "irkit.io/isolated-at": utc_now(),
                 "irkit.io/actor": req.actor,
@@ -192,65 +233,214 @@ def _policy(name: str, target: Target, selector: dict[str, Any], req: IsolateReq
 
 
 def _apply_policy(
-    cluster: Cluster, target: Target, desired: Obj, dry_run: bool
+    cluster: Cluster, target: Target, desired: Obj, current: Obj | None, dry_run: bool
 ) -> tuple[str, Obj, Change | None]:
+    """Create the policy, or update irkit's own ``current`` one (as listed) when the options
+    changed. A 409 (created or changed by someone else meanwhile) means: read it, decide again."""
     name, namespace = desired["metadata"]["name"], target.namespace
-    try:
-        current = cluster.get("networkpolicies", namespace, name)
-    except NotFound:
-        created = _create_policy(cluster, target, desired, dry_run)
-        return (
-            "created",
-            created,
-            Change("create", "NetworkPolicy", namespace, name, None, {"spec": desired["spec"]}),
-        )
-    if not is_ours(current):
-        raise Conflict(
-            f"NetworkPolicy {name!r} in {namespace} exists and was not created by "
-            "irkit; refusing to overwrite it",
-            hint="rename or delete it, then re-run",
-        )
-    _check_same_target(current, target)
-    if same_spec(current.get("spec"), desired["spec"]):
-        return "unchanged", current, None
-    ops = [{"op": "replace", "path": "/spec", "value": desired["spec"]}]
-    updated = cluster.patch(
-        "networkpolicies", namespace, name, ops, patch_type="json", dry_run=dry_run
+    incident = desired["metadata"]["annotations"][INCIDENT_KEY]
+    sent_over: Any = None  # the spec an update replaced, when its answer may have been lost
+    for _ in range(MAX_ATTEMPTS):
+        if current is None:
+            try:
+                created = cluster.create("networkpolicies", namespace, desired, dry_run=dry_run)
+            except Conflict:
+                current = _read(cluster, "networkpolicies", namespace, name)
+                if current is not None and not dry_run and _answer_lost(current, desired):
+                    return "created", current, _created(desired)
+                continue
+            return "created", created, _created(desired)
+        _check_owner(current, target, incident)
+        if same_spec(current.get("spec"), desired["spec"]):
+            if sent_over is not None:  # our update went through; its answer did not
+                return "updated", current, _updated(desired, sent_over)
+            return "unchanged", current, None
+        ops = [
+            {"op": "replace", "path": "/metadata/resourceVersion", "value": _rv(current)},
+            {"op": "replace", "path": "/spec", "value": desired["spec"]},
+        ]
+        try:
+            updated = cluster.patch(
+                "networkpolicies", namespace, name, ops, patch_type="json", dry_run=dry_run
+            )
+        except (Conflict, NotFound):
+            sent_over = current.get("spec") if sent_over is None else sent_over
+            current = _read(cluster, "networkpolicies", namespace, name)
+            continue
+        return "updated", updated, _updated(desired, current.get("spec"))
+    raise Conflict(
+        f"NetworkPolicy {name!r} in {namespace} kept changing while irkit wrote it "
+        f"({MAX_ATTEMPTS} attempts)",
+        hint="run the same command again",
     )
+
+
+def _answer_lost(current: Obj, desired: Obj) -> bool:
+    """A create whose answer was lost and whose retry found the policy: it is ours if it
+    carries this target, incident and spec; that is success, not a conflict."""
+    annotations = current["metadata"].get("annotations") or {}
+    wanted = desired["metadata"]["annotations"]
     return (
-        "updated",
-        updated,
-        Change(
-            "patch",
-            "NetworkPolicy",
-            namespace,
-            name,
-            {"spec": current.get("spec")},
-            {"spec": desired["spec"]},
-        ),
+        is_ours(current)
+        and annotations.get(TARGET_ANNOTATION) == wanted[TARGET_ANNOTATION]
+        and annotations.get(INCIDENT_KEY) == wanted[INCIDENT_KEY]
+        and same_spec(current.get("spec"), desired["spec"])
     )
 
 
-def _create_policy(cluster: Cluster, target: Target, desired: Obj, dry_run: bool) -> Obj:
-    """Create; when the answer to a create was lost and the retry found the policy there, it is
-    ours if it carries this target and spec: that is success, not a conflict."""
-    name, namespace = desired["metadata"]["name"], target.namespace
+def _created(desired: Obj) -> Change:
+    meta = desired["metadata"]
+    return Change(
+        "create", "NetworkPolicy", meta["namespace"], meta["name"], None, {"spec": desired["spec"]}
+    )
+
+
+def _updated(desired: Obj, before: Any) -> Change:
+    meta = desired["metadata"]
+    return Change(
+        "patch",
+        "NetworkPolicy",
+        meta["namespace"],
+        meta["name"],
+        {"spec": before},
+        {"spec": desired["spec"]},
+    )
+
+
+def _read(cluster: Cluster, kind: str, namespace: str, name: str) -> Obj | None:
     try:
-        return cluster.create("networkpolicies", namespace, desired, dry_run=dry_run)
-    except Conflict:
-        if dry_run:
-            raise
-        current = cluster.get("networkpolicies", namespace, name)
-        annotations = current["metadata"].get("annotations") or {}
-        if (
-            is_ours(current)
-            and annotations.get("irkit.io/target") == str(target)
-            and annotations.get("irkit.io/incident")
-            == desired["metadata"]["annotations"]["irkit.io/incident"]
-            and same_spec(current.get("spec"), desired["spec"])
-        ):
-            return current
-        raise
+        return cluster.get(kind, namespace, name)
+    except NotFound:
+        return None
+
+
+def _rv(obj: Obj) -> str:
+    return str(obj["metadata"].get("resourceVersion") or "")
+
+
+# ---- pod labels ----------------------------------------------------------------------------------
+def _plan_pod(
+    cluster: Cluster, pod: Obj, req: IsolateRequest, scope: Scope, resolved: Resolved
+) -> _PodPlan:
+    patch, removed = _pod_patch(cluster, pod, req, scope, resolved)
+    return _PodPlan(pod, patch, removed)
+
+
+def _labels_after(plan: _PodPlan) -> dict[str, str]:
+    labels = dict(plan.pod["metadata"].get("labels") or {})
+    for key, value in ((plan.patch or {}).get("metadata", {}).get("labels") or {}).items():
+        if value is None:
+            labels.pop(key, None)
+        else:
+            labels[key] = value
+    return labels
+
+
+@dataclass(frozen=True)
+class _Labelled:
+    before: Obj
+    after: Obj
+    removed: dict[str, str]
+
+
+_Outcome = _Labelled | str | None  # labelled, the name of a pod that is gone, or nothing to do
+
+
+def _label_pods(
+    cluster: Cluster,
+    plans: list[_PodPlan],
+    req: IsolateRequest,
+    scope: Scope,
+    resolved: Resolved,
+    changes: list[Change],
+) -> tuple[list[str], dict[str, dict[str, str]], list[str]]:
+    """Patch the pods that need it, a few at a time. Each change is appended (journaled, in a
+    run) as its patch returns; the first error is raised once every patch has finished."""
+    work = [plan for plan in plans if plan.patch is not None]
+    outcomes: dict[str, _Outcome] = {}
+    errors: dict[str, IrkitError] = {}
+
+    def label(plan: _PodPlan) -> _Outcome:
+        return _label_pod(cluster, plan, req, scope, resolved)
+
+    def done(plan: _PodPlan, run: Callable[[], _Outcome]) -> None:
+        pod_name = plan.pod["metadata"]["name"]
+        try:
+            outcome = run()
+        except IrkitError as e:
+            errors[pod_name] = e
+            return
+        outcomes[pod_name] = outcome
+        if isinstance(outcome, _Labelled):
+            changes.append(_pod_change(outcome))
+
+    if len(work) == 1:
+        done(work[0], lambda: label(work[0]))
+    elif work:
+        with ThreadPoolExecutor(min(PATCH_WORKERS, len(work)), "irkit-isolate") as pool:
+            futures: dict[Future[_Outcome], _PodPlan] = {pool.submit(label, p): p for p in work}
+            for future in as_completed(futures):
+                done(futures[future], future.result)
+    order = [plan.pod["metadata"]["name"] for plan in work]
+    if errors:
+        raise next(errors[n] for n in order if n in errors)
+    labelled = [n for n in order if isinstance(outcomes.get(n), _Labelled)]
+    detached = {
+        n: o.removed for n in order if isinstance(o := outcomes.get(n), _Labelled) and o.removed
+    }
+    gone = [n for n in order if isinstance(outcomes.get(n), str)]
+    return labelled, detached, gone
+
+
+def _label_pod(
+    cluster: Cluster, plan: _PodPlan, req: IsolateRequest, scope: Scope, resolved: Resolved
+) -> _Outcome:
+    """One pod's patch, conditional on the resourceVersion it was planned from: a concurrent
+    change (another incident's quarantine label, say) is never overwritten but read and
+    decided on again."""
+    pod, patch, removed = plan.pod, plan.patch, plan.removed
+    namespace, name = str(pod["metadata"]["namespace"]), str(pod["metadata"]["name"])
+    for _ in range(MAX_ATTEMPTS):
+        if patch is None:
+            return None
+        guarded = {"metadata": {**patch["metadata"], "resourceVersion": _rv(pod)}}
+        try:
+            after = cluster.patch("pods", namespace, name, guarded, dry_run=req.dry_run)
+        except NotFound:
+            return name
+        except Conflict:
+            fresh = _read(cluster, "pods", namespace, name)
+            if fresh is None:
+                return name
+            if not req.dry_run and _patched(fresh, patch):  # went through; answer was lost
+                return _Labelled(pod, fresh, removed)
+            pod = fresh
+            patch, removed = _pod_patch(cluster, pod, req, scope, resolved)
+            continue
+        return _Labelled(pod, after, removed)
+    raise Conflict(
+        f"pod {name} in {namespace} kept changing while irkit labelled it "
+        f"({MAX_ATTEMPTS} attempts)",
+        hint="run the same command again: it carries on where it stopped",
+    )
+
+
+def _patched(pod: Obj, patch: dict[str, Any]) -> bool:
+    labels = pod["metadata"].get("labels") or {}
+    wanted = patch["metadata"].get("labels") or {}
+    return all(labels.get(k) == v if v is not None else k not in labels for k, v in wanted.items())
+
+
+def _pod_change(outcome: _Labelled) -> Change:
+    meta = outcome.before["metadata"]
+    return Change(
+        "patch",
+        "Pod",
+        meta["namespace"],
+        meta["name"],
+        {"labels": meta.get("labels") or {}},
+        {"labels": outcome.after["metadata"].get("labels") or {}},
+    )
 
 
 def _pod_patch(

@@ -257,7 +257,7 @@ def test_two_targets_sharing_a_policy_name_never_take_each_others_policy(
     with pytest.raises(
         Conflict, match=r"deployment/api-server -n production.*deployment/api\.server"
     ):
-        _apply_policy(c, dotted, {**before, "spec": {"podSelector": {}}}, False)
+        _apply_policy(c, dotted, {**before, "spec": {"podSelector": {}}}, before, False)
     with pytest.raises(Conflict, match="share a policy name"):
         release(c, dotted)
     assert c.get("networkpolicies", NS, policy_name(dashed))["spec"] == before["spec"]
