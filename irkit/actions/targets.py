@@ -7,12 +7,13 @@ the same labels is not the workload's and is not touched.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.cluster.port import Cluster, Obj
-from irkit.errors import ClusterError, NotFound
+from irkit.errors import ClusterError, Forbidden, NotFound
 from irkit.model.kinds import by_name
 from irkit.model.target import WORKLOAD_KINDS, Target, selector_to_object, selector_to_string
 
@@ -31,10 +32,12 @@ class Resolved:
 
 
 def resolve(cluster: Cluster, target: Target, *, require_pods: bool = False) -> Resolved:
-    ensure_namespace(cluster, target.namespace)
+    """The namespace is looked up only when something is not found, to say which: a GET per
+    resolve that almost always finds it would be a round trip on every action."""
     if target.selector is not None:
         pods = cluster.list("pods", target.namespace, labels=target.selector)
         if not pods:
+            _missing_namespace(cluster, target.namespace)
             raise NotFound(f"no pods match -l {target.selector} in namespace {target.namespace}")
         return Resolved(target, None, pods, selector_to_object(target.selector))
     assert target.kind is not None and target.name is not None
@@ -59,6 +62,13 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> None:
         cluster.get("namespaces", "", namespace)
     except NotFound:
         raise NotFound(f'namespace "{namespace}" not found') from None
+
+
+def _missing_namespace(cluster: Cluster, namespace: str) -> None:
+    """Raise NotFound naming the namespace when it is the namespace that is missing. Someone who
+    may not read namespaces gets the error about what they asked for instead."""
+    with contextlib.suppress(Forbidden):
+        ensure_namespace(cluster, namespace)
 
 
 MAX_OWNER_DEPTH = 5  # owner graphs are shallow; a loop in hostile data must not hang us
@@ -131,6 +141,7 @@ def _get(cluster: Cluster, target: Target) -> Obj:
     try:
         return cluster.get(target.kind, target.namespace, target.name)
     except NotFound:
+        _missing_namespace(cluster, target.namespace)
         kind = WORKLOAD_KINDS[target.kind]
         raise NotFound(
             f'{kind} "{target.name}" not found in namespace "{target.namespace}"'
