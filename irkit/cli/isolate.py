@@ -89,9 +89,16 @@ def isolate(
         with journaled(journal, "isolate", cluster.identity.user, tgt, inc) as rec:
             rec.skip = dry_run
             result = run(cluster, tgt, req, rec.changes)
-            rec.result = "ok" if rec.changes else "unchanged"
-            rec.outputs = {"policy": result.policy_name, "pods": result.pods}
+            rec.result = "partial" if result.partial else "ok" if rec.changes else "unchanged"
+            rec.outputs = {
+                "policy": result.policy_name,
+                "pods": result.pods,
+                "partial": result.partial,
+                "leaks": [leak.to_json() for leak in result.leaks],
+            }
         _report_isolate(result, inc, output)
+        if result.partial:
+            raise _partial(result, tgt, inc, context)
 
 
 def _report_isolate(result: Any, incident: str, output: str) -> None:
@@ -106,12 +113,12 @@ def _report_isolate(result: Any, incident: str, output: str) -> None:
                 "labelled": result.labelled,
                 "detached": result.detached,
                 "warnings": result.warnings,
+                "partial": result.partial,
+                "leaks": [leak.to_json() for leak in result.leaks],
                 "dry_run": result.dry_run,
             }
         )
         return
-    for warning in result.warnings:
-        typer.secho(f"WARNING {warning}", fg="yellow", err=True)
     if result.dry_run:
         import yaml
 
@@ -120,6 +127,7 @@ def _report_isolate(result: Any, incident: str, output: str) -> None:
         for change in result.changes:
             if change.kind == "Pod":
                 typer.echo(f"# would label pod/{change.name}: {change.after}")
+        _print_leaks(result, "# ")
         return
     verb = {"created": "created", "updated": "updated", "unchanged": "unchanged (already in place)"}
     typer.echo(f"networkpolicy/{result.policy_name} {verb[result.status]} in {result.namespace}")
@@ -131,6 +139,32 @@ def _report_isolate(result: Any, incident: str, output: str) -> None:
     if not result.changes:
         typer.echo("nothing changed: already isolated")
     typer.echo(f"incident {incident}; undo with: irkit release {result.target}")
+    _print_leaks(result)
+
+
+def _print_leaks(result: Any, prefix: str = "") -> None:
+    for leak in result.leaks:
+        typer.secho(
+            f"{prefix}PARTIAL NetworkPolicy {leak.policy!r} still allows {leak.direction} "
+            f"{leak.why}",
+            fg="yellow",
+        )
+
+
+def _partial(result: Any, target: Any, incident: str, context: str | None) -> Exception:
+    """Exit 3: the deny-all policy is in place, but policies add up and others let traffic in."""
+    from irkit.errors import PartialError
+
+    names = sorted({leak.policy for leak in result.leaks})
+    pod = f"pod/{result.pods[0]}" if result.pods else "pod/NAME"
+    where = f"-n {target.namespace} -i {incident}" + (f" --context {context}" if context else "")
+    return PartialError(
+        f"isolation is partial: {len(names)} other NetworkPolicy(ies) still allow traffic to "
+        f"or from these pods ({', '.join(names)})",
+        hint="re-run with --strict to fail instead of isolating partially, or take single pods "
+        f"out of those policies' reach: irkit isolate {pod} {where} --scope pod --detach; "
+        "or narrow or remove those policies",
+    )
 
 
 def release(

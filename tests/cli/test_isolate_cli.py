@@ -20,13 +20,13 @@ def test_isolate_then_release_with_journal(sim: SimCluster, tmp_path: Path) -> N
     journal = tmp_path / "journal.jsonl"
     args = ("isolate", "deployment/api-server", "-n", "production", "-i", "inc-7", "-o", "json")
     first = irkit(sim, *args, journal=journal)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 3, first.stderr  # partial: another policy lets frontend in
     summary = json.loads(first.stdout)
     assert summary["status"] == "created" and len(summary["pods"]) == 3
     assert any("allow-frontend-to-api" in w for w in summary["warnings"])  # additive policies
 
     second = irkit(sim, *args, journal=journal)
-    assert second.returncode == 0 and json.loads(second.stdout)["status"] == "unchanged"
+    assert second.returncode == 3 and json.loads(second.stdout)["status"] == "unchanged"
 
     released = irkit(sim, "release", "deployment/api-server", "-n", "production", journal=journal)
     assert released.returncode == 0, released.stderr
@@ -34,7 +34,7 @@ def test_isolate_then_release_with_journal(sim: SimCluster, tmp_path: Path) -> N
 
     entries = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [e["command"] for e in entries] == ["isolate", "isolate", "release"]
-    assert [e["result"] for e in entries] == ["ok", "unchanged", "ok"]
+    assert [e["result"] for e in entries] == ["partial", "partial", "ok"]
     created = entries[0]["changes"][0]
     assert created["action"] == "create" and created["kind"] == "NetworkPolicy"
     assert created["after"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
@@ -80,3 +80,41 @@ def test_exit_codes_and_one_line_errors(sim: SimCluster, tmp_path: Path) -> None
         "TIP check with: kubectl auth can-i list networkpolicies -n production" in forbidden.stderr
     )
     assert "Traceback" not in forbidden.stderr + missing_ns.stderr + bad_kind.stderr
+
+
+def test_partial_isolation_says_so_exits_3_and_suggests_the_ways_out(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    args = ("isolate", "deployment/api-server", "-n", "production", "-i", "inc-7")
+    strict = irkit(sim, *args, "--strict", journal=journal)
+    assert strict.returncode == 1 and "allow-frontend-to-api" in strict.stderr
+    (refused,) = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert refused["result"] == "error" and refused["changes"] == []  # before any change
+
+    out = irkit(sim, *args, journal=journal)
+    assert out.returncode == 3, out.stderr
+    assert (
+        "PARTIAL NetworkPolicy 'allow-frontend-to-api' still allows ingress from pods "
+        "app=frontend" in out.stdout
+    )
+    assert "ERROR isolation is partial" in out.stderr
+    tip = next(line for line in out.stderr.splitlines() if line.startswith("TIP "))
+    assert "--strict" in tip and "--scope pod --detach" in tip
+    entry = json.loads(journal.read_text().splitlines()[-1])
+    assert entry["result"] == "partial" and entry["outputs"]["partial"] is True
+    assert entry["outputs"]["leaks"][0]["policy"] == "allow-frontend-to-api"
+    assert entry["outputs"]["leaks"][0]["direction"] == "ingress"
+
+    as_json = irkit(sim, *args, "-o", "json", journal=journal)
+    summary = json.loads(as_json.stdout)
+    assert as_json.returncode == 3 and summary["partial"] is True
+    assert summary["leaks"] == entry["outputs"]["leaks"]
+
+    # The suggested way out, pasted: a detached pod is out of that policy's reach.
+    suggested = tip.split("take single pods out of those policies' reach: ", 1)[1]
+    command = suggested.split(";", 1)[0].split()
+    assert command[:2] == ["irkit", "isolate"]
+    detached = irkit(sim, *command[1:], "-o", "json", journal=journal)
+    assert detached.returncode == 0, detached.stderr
+    assert json.loads(detached.stdout)["partial"] is False

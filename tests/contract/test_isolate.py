@@ -129,8 +129,27 @@ def test_warns_about_policies_that_keep_traffic_flowing_and_strict_refuses(sim: 
         c.get("networkpolicies", NS, policy_name(target))
     result = isolate(c, target, _req())
     assert any("allow-frontend-to-api" in w and "ingress" in w for w in result.warnings)
+    assert result.partial
+    assert [(leak.policy, leak.direction) for leak in result.leaks] == [
+        ("allow-frontend-to-api", "ingress")
+    ]
+    assert result.leaks[0].why.startswith("from pods app=frontend")
     front = isolate(c, parse_target(NS, "deployment/frontend", None), _req())
-    assert front.warnings == []
+    assert front.warnings == [] and front.leaks == [] and not front.partial
+
+
+def test_a_detached_pod_is_out_of_reach_of_the_leaking_policy(sim: SimCluster) -> None:
+    c = _cluster(sim)
+    first, second = (p["metadata"]["name"] for p in _pods(c, "app=api-server")[:2])
+    target = parse_target(NS, f"pod/{first}", None)
+    assert isolate(c, target, _req(dry_run=True)).partial  # still carries app=api-server
+    result = isolate(c, target, _req(detach=True))
+    assert not result.partial and result.warnings == []
+    # --strict judges the labels the pod will have: detached, it is out of reach; refused as is.
+    other = parse_target(NS, f"pod/{second}", None)
+    with pytest.raises(Conflict, match="allow-frontend-to-api"):
+        isolate(c, other, _req(strict=True))
+    assert not isolate(c, other, _req(detach=True, strict=True)).partial
 
 
 def test_dry_run_changes_nothing(sim: SimCluster) -> None:
