@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 from irkit.actions.isolate import IsolateRequest, isolate
-from irkit.actions.isolate import release as release_target
+from irkit.actions.release import release as release_target
 from irkit.cluster.kube import connect
 from irkit.model.target import parse_target
 from irkit.settings import ClusterSettings

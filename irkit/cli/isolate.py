@@ -178,7 +178,7 @@ def release(
     output: Output = "text",
 ) -> None:
     """Undo isolate: delete the quarantine policy, remove labels, restore detached labels."""
-    from irkit.actions.isolate import release as run
+    from irkit.actions.release import release as run
 
     with reported_errors():
         check_output(output)

@@ -20,8 +20,9 @@ from irkit.actions import label as label_action
 from irkit.actions import notify as notify_action
 from irkit.actions import wait as wait_action
 from irkit.actions.collect import Collector, collect
-from irkit.actions.isolate import IsolateRequest, isolate, release
+from irkit.actions.isolate import IsolateRequest, isolate
 from irkit.actions.netpol import AllowList
+from irkit.actions.release import release
 from irkit.actions.scale import restore, scale
 from irkit.actions.targets import resolve
 from irkit.engine.ports import Adapters

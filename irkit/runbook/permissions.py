@@ -95,7 +95,10 @@ def _by_kind(verb: str, kinds: Iterable[str]) -> tuple[Need, ...]:
 def _resolve() -> tuple[Need, ...]:
     """``irkit.actions.targets.resolve``: the namespace, the target, its pods, their owners."""
     return (
-        Need(perm("get", "namespaces"), note="the target's namespace must exist"),
+        Need(
+            perm("get", "namespaces"),
+            note="only when the target is not found: is it the namespace that is missing?",
+        ),
         *_by_kind("get", WORKLOADS),
         *_needs("list", ["pods"], ANY_KIND - {"pods"}),
         *_needs(
@@ -135,7 +138,7 @@ PERMISSIONS: dict[Action, tuple[Need, ...]] = {
     Action.ISOLATE: (
         *_resolve(),
         *_needs("list", ["networkpolicies"], note="other policies that would still let traffic in"),
-        *_needs("get", ["networkpolicies"]),
+        *_needs("get", ["networkpolicies"], note="irkit's own policy, read again after a 409"),
         *_needs("create", ["networkpolicies"]),
         *_needs("patch", ["networkpolicies"], note="updates irkit's own policy on new options"),
         *_needs("patch", ["pods"], note="the quarantine label"),

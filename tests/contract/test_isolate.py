@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from irkit.actions.isolate import (
-    IsolateRequest,
-    _apply_policy,
-    _patch_pod,
-    isolate,
-    policy_name,
-    release,
-)
+from irkit.actions.isolate import IsolateRequest, _apply_policy, isolate, policy_name
 from irkit.actions.netpol import QUARANTINE_LABEL, AllowList
+from irkit.actions.release import patch_pod, release
 from irkit.cluster.kube import KubeCluster, connect
 from irkit.errors import Conflict, Forbidden, NotFound, UsageError
 from irkit.model.target import parse_target
@@ -285,9 +279,9 @@ def test_two_targets_sharing_a_policy_name_never_take_each_others_policy(
 def test_a_pod_deleted_before_its_patch_is_recorded_as_gone(sim: SimCluster) -> None:
     c = _cluster(sim)
     patch = {"metadata": {"labels": {QUARANTINE_LABEL: "inc-42"}}}
-    assert _patch_pod(c, NS, "no-such-pod", patch, False) is None
+    assert patch_pod(c, NS, "no-such-pod", patch, False) is None
     name = _pods(c, "app=api-server")[0]["metadata"]["name"]
-    assert _patch_pod(c, NS, name, patch, False) is not None
+    assert patch_pod(c, NS, name, patch, False) is not None
 
 
 def test_a_workload_isolation_keeps_a_pod_in_its_earlier_pod_quarantine(sim: SimCluster) -> None:

@@ -14,7 +14,8 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from irkit.actions.collect import Collector, collect
-from irkit.actions.isolate import IsolateRequest, isolate, release
+from irkit.actions.isolate import IsolateRequest, isolate
+from irkit.actions.release import release
 from irkit.actions.scale import restore, scale
 from irkit.cli.app import app
 from irkit.cluster.kube import KubeCluster, connect

@@ -25,9 +25,10 @@ from conftest import SCENARIO
 
 from irkit.actions.collect import Collector, collect
 from irkit.actions.cordon import cordon, uncordon
-from irkit.actions.isolate import IsolateRequest, isolate, release
+from irkit.actions.isolate import IsolateRequest, isolate
 from irkit.actions.label import label
 from irkit.actions.netpol import AllowList
+from irkit.actions.release import release
 from irkit.actions.scale import restore, scale
 from irkit.cluster.kube import KubeCluster, connect
 from irkit.model.target import Target, parse_target
@@ -39,7 +40,17 @@ from irkit.sim import SimCluster
 NS = "production"
 FAST = RetrySettings(attempts=2, backoff_initial=0.01, backoff_max=0.05)
 # Declared on purpose although no run below makes the request; each with the reason.
+_NAMESPACE_WHEN_MISSING = "resolve reads the namespace only when the target is not found"
 DECLARED_UNUSED: dict[Action, dict[Permission, str]] = {
+    Action.ISOLATE: {
+        perm("get", "namespaces"): _NAMESPACE_WHEN_MISSING,
+        perm("get", "networkpolicies"): "isolate reads its own policy again only after a 409 "
+        "(created or changed by someone else meanwhile); no run here races",
+    },
+    Action.RELEASE: {perm("get", "namespaces"): _NAMESPACE_WHEN_MISSING},
+    Action.COLLECT: {perm("get", "namespaces"): _NAMESPACE_WHEN_MISSING},
+    Action.LABEL: {perm("get", "namespaces"): _NAMESPACE_WHEN_MISSING},
+    Action.ANNOTATE: {perm("get", "namespaces"): _NAMESPACE_WHEN_MISSING},
     Action.SCALE: {
         perm("get", "replicasets"): "scale --wait reads a Deployment's ReplicaSets only while its "
         "pods are still terminating; the simulator removes them at once",
