@@ -6,6 +6,7 @@ import typer
 
 from irkit import __version__
 from irkit.cli.collect import collect, verify
+from irkit.cli.console import echo
 from irkit.cli.isolate import isolate, release
 from irkit.cli.preflight import preflight, rbac
 from irkit.cli.rca import rca
@@ -39,7 +40,7 @@ app.command()(run)
 @app.command()
 def version() -> None:
     """Print irkit's version."""
-    typer.echo(__version__)
+    echo(__version__)
 
 
 def main() -> None:

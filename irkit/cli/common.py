@@ -6,7 +6,6 @@ print. Heavy imports (kubernetes, boto3) happen inside functions, never at modul
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from collections.abc import Iterator
@@ -48,7 +47,10 @@ DryRun = Annotated[
     bool,
     typer.Option("--dry-run", help="Server-side dry run: show what would change, change nothing."),
 ]
-Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
+OUTPUTS = ("text", "json", "yaml")
+Output = Annotated[
+    str, typer.Option("--output", "-o", help="text, json or yaml (json and yaml for scripts).")
+]
 
 
 def connect_cluster(kubeconfig: str | None, context: str | None, pool_size: int = 16) -> Cluster:
@@ -79,15 +81,11 @@ def command_line() -> str:
     return shlex.join(redacted_argv())
 
 
-def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
 def check_output(output: str) -> None:
     from irkit.errors import UsageError
 
-    if output not in ("text", "json"):
-        raise UsageError(f"--output must be text or json, not {output!r}")
+    if output not in OUTPUTS:
+        raise UsageError(f"--output must be text, json or yaml, not {output!r}")
 
 
 class Recorder:

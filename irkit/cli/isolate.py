@@ -20,8 +20,8 @@ from irkit.cli.common import (
     command_line,
     connect_cluster,
     journaled,
-    print_json,
 )
+from irkit.cli.console import echo, print_data, warn
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
 from irkit.model.target import parse_target
@@ -95,8 +95,8 @@ def isolate(
 
 
 def _report_isolate(result: Any, incident: str, output: str) -> None:
-    if output == "json":
-        print_json(
+    if output != "text":
+        print_data(
             {
                 "incident": incident,
                 "policy": result.policy_name,
@@ -107,30 +107,31 @@ def _report_isolate(result: Any, incident: str, output: str) -> None:
                 "detached": result.detached,
                 "warnings": result.warnings,
                 "dry_run": result.dry_run,
-            }
+            },
+            output,
         )
         return
     for warning in result.warnings:
-        typer.secho(f"WARNING {warning}", fg="yellow", err=True)
+        warn(warning)
     if result.dry_run:
         import yaml
 
-        typer.echo("# dry run (server-side): nothing was changed\n---")
-        typer.echo(yaml.safe_dump(result.policy, sort_keys=False).rstrip())
+        echo("# dry run (server-side): nothing was changed\n---")
+        echo(yaml.safe_dump(result.policy, sort_keys=False).rstrip(), block=True)
         for change in result.changes:
             if change.kind == "Pod":
-                typer.echo(f"# would label pod/{change.name}: {change.after}")
+                echo(f"# would label pod/{change.name}: {change.after}")
         return
     verb = {"created": "created", "updated": "updated", "unchanged": "unchanged (already in place)"}
-    typer.echo(f"networkpolicy/{result.policy_name} {verb[result.status]} in {result.namespace}")
-    typer.echo(f"pods isolated ({len(result.pods)}): {', '.join(result.pods) or '(none yet)'}")
+    echo(f"networkpolicy/{result.policy_name} {verb[result.status]} in {result.namespace}")
+    echo(f"pods isolated ({len(result.pods)}): {', '.join(result.pods) or '(none yet)'}")
     for pod, labels in result.detached.items():
-        typer.echo(
+        echo(
             f"detached pod/{pod}: removed labels {', '.join(f'{k}={v}' for k, v in labels.items())}"
         )
     if not result.changes:
-        typer.echo("nothing changed: already isolated")
-    typer.echo(f"incident {incident}; undo with: irkit release {result.target}")
+        echo("nothing changed: already isolated")
+    echo(f"incident {incident}; undo with: irkit release {result.target}")
 
 
 def release(
@@ -154,8 +155,8 @@ def release(
             rec.skip = dry_run
             result = run(cluster, tgt, dry_run=dry_run, changes=rec.changes)
             rec.result = "ok" if rec.changes else "unchanged"
-        if output == "json":
-            print_json(
+        if output != "text":
+            print_data(
                 {
                     "policy": result.policy_name,
                     "status": result.status,
@@ -163,16 +164,17 @@ def release(
                     "unlabelled": result.unlabelled,
                     "restored": result.restored,
                     "dry_run": dry_run,
-                }
+                },
+                output,
             )
             return
         prefix = "(dry run) would have " if dry_run else ""
         if result.policy_deleted:
-            typer.echo(f"{prefix}deleted networkpolicy/{result.policy_name} in {result.namespace}")
+            echo(f"{prefix}deleted networkpolicy/{result.policy_name} in {result.namespace}")
         for pod in result.unlabelled:
-            typer.echo(
+            echo(
                 f"{prefix}released pod/{pod}"
                 + (f" (restored {result.restored[pod]})" if pod in result.restored else "")
             )
         if not result.changes:
-            typer.echo("nothing to release: no irkit quarantine found for this target")
+            echo("nothing to release: no irkit quarantine found for this target")

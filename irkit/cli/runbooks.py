@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.console import echo
 from irkit.cli.errors import reported_errors
 
 RUNBOOK_SUFFIXES = (".yaml", ".yml")
@@ -39,10 +40,10 @@ def validate(
         if strict:
             findings = [Finding("error", f.path, f.line, f.column, f.message) for f in findings]
         for finding in findings:
-            typer.echo(str(finding))
+            echo(str(finding))
         errors = sum(f.severity == "error" for f in findings)
         warnings = len(findings) - errors
-        typer.echo(_summary(len(files), errors, warnings))
+        echo(_summary(len(files), errors, warnings))
         if errors:
             raise typer.Exit(2)
 
@@ -59,13 +60,13 @@ def schema(
     with reported_errors():
         text = schema_text()
         if out is None:
-            typer.echo(text, nl=False)
+            echo(text, nl=False, block=True)
             return
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as e:
             raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
-        typer.echo(f"wrote {out}", err=True)
+        echo(f"wrote {out}", err=True)
 
 
 def _expand(paths: list[Path]) -> list[Path]:

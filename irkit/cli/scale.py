@@ -18,8 +18,8 @@ from irkit.cli.common import (
     check_output,
     connect_cluster,
     journaled,
-    print_json,
 )
+from irkit.cli.console import console, echo, print_data
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
 from irkit.model.target import parse_target
@@ -152,15 +152,14 @@ def restore(
 
 
 def _report(result: ScaleResult, target: Target, output: str) -> None:
-    if output == "json":
-        print_json(result.to_json())
+    if output != "text":
+        print_data(result.to_json(), output)
         return
     rows = [
         (w.ref, _replicas(w.before, w.after), _hpas(w.hpas), _status(result, w.status))
         for w in result.workloads
     ]
     if sys.stdout.isatty():
-        from rich.console import Console
         from rich.table import Table
 
         title = f"{result.command} in namespace {result.namespace}"
@@ -169,14 +168,14 @@ def _report(result: ScaleResult, target: Target, output: str) -> None:
             table.add_column(column)
         for row in rows:
             table.add_row(*row)
-        Console().print(table)
+        console().print(table)
     else:
         for ref, count, hpas, status in rows:
-            typer.echo(f"{ref}: {status} (replicas {count})" + (f"; hpa {hpas}" if hpas else ""))
+            echo(f"{ref}: {status} (replicas {count})" + (f"; hpa {hpas}" if hpas else ""))
     if result.dry_run:
-        typer.echo("dry run (server-side): nothing was changed")
+        echo("dry run (server-side): nothing was changed")
     elif result.command == "scale" and result.changed:
-        typer.echo(f"incident {result.incident}; undo with: irkit restore {target}")
+        echo(f"incident {result.incident}; undo with: irkit restore {target}")
 
 
 def _replicas(before: int, after: int) -> str:
