@@ -1,6 +1,13 @@
-"""The ``irkit`` command. Sub-commands live in their own modules and import heavy libraries late."""
+"""The ``irkit`` command. Sub-commands live in their own modules and import heavy libraries late.
+
+Help is plain text (``rich_markup_mode=None``): help strings such as ``NAMESPACE[/SELECTOR]``
+are not rich markup, and must never crash ``--help``. ``-h`` is ``--help`` everywhere, as in
+kubectl; ``--install-completion`` / ``--show-completion`` set up shell completion.
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -15,12 +22,16 @@ from irkit.cli.runbooks import schema, validate
 from irkit.cli.scale import restore, scale
 from irkit.cli.sim import sim_app
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
     name="irkit",
     help="Kubernetes incident response: isolate, collect evidence, contain, and write the RCA.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(sim_app, name="sim")
 app.command()(isolate)
@@ -37,6 +48,27 @@ app.command()(rca)
 app.command()(run)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        echo(f"irkit {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print irkit's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Kubernetes incident response: isolate, collect evidence, contain, and write the RCA."""
+
+
 @app.command()
 def version() -> None:
     """Print irkit's version."""
@@ -44,4 +76,4 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    app(prog_name="irkit")

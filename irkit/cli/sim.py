@@ -13,7 +13,9 @@ from irkit.cli.console import echo
 from irkit.cli.errors import reported_errors
 
 sim_app = typer.Typer(
-    help="The simulated Kubernetes cluster, for drills, tests and practice.", no_args_is_help=True
+    help="The simulated Kubernetes cluster, for drills, tests and practice.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: see irkit.cli.app
 )
 
 DEFAULT_SCENARIO = (
