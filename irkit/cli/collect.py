@@ -27,11 +27,12 @@ from irkit.cli.common import (
     command_line,
     connect_cluster,
     journaled,
+    names_suggested,
+    target_in,
 )
 from irkit.cli.console import echo, print_data, warn
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
-from irkit.model.target import parse_target
 
 if TYPE_CHECKING:
     from irkit.actions.collect import CollectResult
@@ -48,7 +49,7 @@ Region = Annotated[str | None, typer.Option("--region", help="AWS region (S3, Cl
 
 def collect(
     target: TargetArg = None,
-    namespace: Namespace = "default",
+    namespace: Namespace = None,
     selector: Selector = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for bundles.")] = Path("evidence"),
     s3: Annotated[
@@ -97,7 +98,7 @@ def collect(
 
     with reported_errors():
         check_output(output)
-        tgt = parse_target(namespace, target, selector)
+        tgt = target_in(namespace, target, selector, kubeconfig, context)
         inc = incident_or_new(incident)
         now = datetime.now(UTC)
         scope = AuditScope(
@@ -117,6 +118,7 @@ def collect(
         cluster = connect_cluster(kubeconfig, context, pool_size=max(16, concurrency + 4))
         with (
             journaled(journal, "collect", cluster.identity.user, tgt, inc) as rec,
+            names_suggested(cluster, tgt),
             _progress() as bar,
         ):
             result = run(

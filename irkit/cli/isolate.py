@@ -20,16 +20,17 @@ from irkit.cli.common import (
     command_line,
     connect_cluster,
     journaled,
+    names_suggested,
+    target_in,
 )
 from irkit.cli.console import echo, print_data, warn
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
-from irkit.model.target import parse_target
 
 
 def isolate(
     target: TargetArg = None,
-    namespace: Namespace = "default",
+    namespace: Namespace = None,
     selector: Selector = None,
     scope: Annotated[
         str | None,
@@ -71,7 +72,7 @@ def isolate(
         check_output(output)
         if scope not in (None, "workload", "pod"):
             raise UsageError(f"--scope must be workload or pod, not {scope!r}")
-        tgt = parse_target(namespace, target, selector)
+        tgt = target_in(namespace, target, selector, kubeconfig, context)
         inc = incident_or_new(incident)
         allow = AllowList(allow_dns, tuple(allow_cidr or ()), tuple(allow_to or ())).check()
         cluster = connect_cluster(kubeconfig, context)
@@ -86,7 +87,10 @@ def isolate(
             strict=strict,
             dry_run=dry_run,
         )
-        with journaled(journal, "isolate", cluster.identity.user, tgt, inc) as rec:
+        with (
+            journaled(journal, "isolate", cluster.identity.user, tgt, inc) as rec,
+            names_suggested(cluster, tgt),
+        ):
             rec.skip = dry_run
             result = run(cluster, tgt, req, rec.changes)
             rec.result = "ok" if rec.changes else "unchanged"
@@ -136,7 +140,7 @@ def _report_isolate(result: Any, incident: str, output: str) -> None:
 
 def release(
     target: TargetArg = None,
-    namespace: Namespace = "default",
+    namespace: Namespace = None,
     selector: Selector = None,
     dry_run: DryRun = False,
     kubeconfig: Kubeconfig = None,
@@ -149,9 +153,12 @@ def release(
 
     with reported_errors():
         check_output(output)
-        tgt = parse_target(namespace, target, selector)
+        tgt = target_in(namespace, target, selector, kubeconfig, context)
         cluster = connect_cluster(kubeconfig, context)
-        with journaled(journal, "release", cluster.identity.user, tgt) as rec:
+        with (
+            journaled(journal, "release", cluster.identity.user, tgt) as rec,
+            names_suggested(cluster, tgt),
+        ):
             rec.skip = dry_run
             result = run(cluster, tgt, dry_run=dry_run, changes=rec.changes)
             rec.result = "ok" if rec.changes else "unchanged"
