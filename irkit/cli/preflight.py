@@ -96,6 +96,12 @@ def rbac(
             show_default=False,
         ),
     ] = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="yaml (the manifests, with comments) or json (a List)."
+        ),
+    ] = "yaml",
 ) -> None:
     """Print the least RBAC that lets RUNBOOK run: Role(s), ClusterRole and bindings as YAML.
 
@@ -107,6 +113,8 @@ def rbac(
     from irkit.runbook.rbac import PLACEHOLDER, Subject, render
 
     with reported_errors():
+        if output not in ("yaml", "json"):
+            raise UsageError(f"--output must be yaml or json, not {output!r}")
         if not _RBAC_NAME.match(name):
             raise UsageError(f"--name {name!r}: lower-case letters, digits, '-', '.' or ':'")
         subject = Subject.service_account(service_account) if service_account else PLACEHOLDER
@@ -119,6 +127,12 @@ def rbac(
             params=params,
             assumptions=[a for s in scopes for a in s.assumptions],
         )
+        if output == "json":
+            import yaml
+
+            items = [doc for doc in yaml.safe_load_all(text) if doc]
+            print_data({"apiVersion": "v1", "kind": "List", "items": items}, "json")
+            return
         echo(text, nl=False, block=True)
 
 

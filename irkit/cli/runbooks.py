@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from irkit.cli.console import echo
+from irkit.cli.common import Output, check_output
+from irkit.cli.console import echo, print_data
 from irkit.cli.errors import reported_errors
 
 RUNBOOK_SUFFIXES = (".yaml", ".yml")
@@ -28,22 +29,36 @@ def validate(
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat warnings as errors (exit 2 on any).")
     ] = False,
+    output: Output = "text",
 ) -> None:
     """Check runbooks: schema, actions' inputs, templates and references, then lint warnings."""
     from irkit.runbook.loader import Finding, check
 
     with reported_errors():
+        check_output(output)
         files = _expand(runbooks)
         findings: list[Finding] = []
         for path in files:
             findings += check(path)[1]
         if strict:
             findings = [Finding("error", f.path, f.line, f.column, f.message) for f in findings]
-        for finding in findings:
-            echo(str(finding))
         errors = sum(f.severity == "error" for f in findings)
         warnings = len(findings) - errors
-        echo(_summary(len(files), errors, warnings))
+        if output != "text":
+            print_data(
+                {
+                    "runbooks": [str(f) for f in files],
+                    "valid": not errors,
+                    "errors": errors,
+                    "warnings": warnings,
+                    "findings": [vars(f) for f in findings],
+                },
+                output,
+            )
+        else:
+            for finding in findings:
+                echo(str(finding))
+            echo(_summary(len(files), errors, warnings))
         if errors:
             raise typer.Exit(2)
 

@@ -65,3 +65,25 @@ def test_version_flag() -> None:
 def test_shell_completion_is_offered() -> None:
     result = _help(("--show-completion", "bash"))
     assert result.returncode == 0 and "_IRKIT_COMPLETE" in result.stdout
+
+
+RESULT_COMMANDS = [
+    "isolate",
+    "release",
+    "scale",
+    "restore",
+    "collect",
+    "verify",
+    "run",
+    "rca",
+    "preflight",
+    "validate",
+    "rbac",
+]
+
+
+def test_every_command_that_prints_results_takes_output() -> None:
+    root: Any = typer.main.get_command(app)
+    for name in RESULT_COMMANDS:
+        options = {o for p in root.commands[name].params for o in p.opts}
+        assert {"-o", "--output"} <= options, name

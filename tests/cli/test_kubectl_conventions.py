@@ -94,3 +94,22 @@ def test_no_kubeconfig_names_the_file_tried(tmp_path: Path) -> None:
     out = irkit(tmp_path, "isolate", "deploy/api-server", "-n", "production")
     assert out.returncode == 2
     assert f"no kubeconfig file found (tried {tmp_path}/.kube/config)" in out.stderr
+
+
+def test_validate_and_rbac_speak_json_too(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    runbook = str(root / "runbooks" / "compromised-pod.yaml")
+    checked = irkit(tmp_path, "validate", runbook, "-o", "json")
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout) == {
+        "runbooks": [runbook],
+        "valid": True,
+        "errors": 0,
+        "warnings": 0,
+        "findings": [],
+    }
+    rbac = irkit(tmp_path, "rbac", runbook, "-o", "json")
+    assert rbac.returncode == 0, rbac.stderr
+    listed = json.loads(rbac.stdout)
+    assert listed["kind"] == "List" and {i["kind"] for i in listed["items"]} >= {"ClusterRole"}
+    assert irkit(tmp_path, "rbac", runbook, "-o", "xml").returncode == 2
