@@ -13,7 +13,7 @@ import typer
 
 from irkit import __version__
 from irkit.cli.collect import collect, verify
-from irkit.cli.console import echo
+from irkit.cli.console import echo, install_log_handler
 from irkit.cli.isolate import isolate, release
 from irkit.cli.preflight import preflight, rbac
 from irkit.cli.rca import rca
@@ -76,4 +76,5 @@ def version() -> None:
 
 
 def main() -> None:
+    install_log_handler()
     app(prog_name="irkit")

@@ -13,6 +13,7 @@ CLI's start-up time matters to a responder.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
@@ -92,6 +93,25 @@ def error(message: str, hint: str | None) -> None:
     err.print(f"[bold red]ERROR[/] {escape(clean(message))}", markup=True, soft_wrap=True)
     if hint:
         err.print(f"[yellow]TIP[/] {escape(clean(hint))}", markup=True, soft_wrap=True)
+
+
+class LogHandler(logging.Handler):
+    """Log records (a notifier's retry, a library's complaint) quote remote text too: they go
+    to stderr through ``clean`` as ``WARNING ...`` lines, like the CLI's own warnings."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+        except Exception:  # a bad format string in a library must not end the command
+            self.handleError(record)
+            return
+        warn(message, label=record.levelname)
+
+
+def install_log_handler() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, LogHandler) for h in root.handlers):
+        root.addHandler(LogHandler(logging.WARNING))
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -74,6 +74,19 @@ def test_json_and_yaml_outputs_carry_data_inert(capsys: pytest.CaptureFixture[st
     assert '"name": "a\\u001b[2Jb\\u009b"' in out
 
 
+def test_log_records_are_cleaned(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    handler = term.LogHandler(logging.WARNING)
+    logger = logging.getLogger("irkit.test.console")
+    logger.addHandler(handler)
+    try:
+        logger.warning("remote said %s", "\x1b]0;pwned\x07")
+    finally:
+        logger.removeHandler(handler)
+    assert capsys.readouterr().err == "WARNING remote said \\x1b]0;pwned\\x07\n"
+
+
 # Direct ways to write to the terminal; only irkit/cli/console.py may use them.
 _BYPASS = re.compile(
     r"\b(typer|click)\.(echo|secho)\b|(?<![.\w])print\(|\brich\.print\b|\bsys\.std(out|err)\."
