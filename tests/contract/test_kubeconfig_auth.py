@@ -82,3 +82,19 @@ def test_a_wrong_token_is_refused_and_a_failing_plugin_is_a_config_error(
     broken = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "/nonexistent/x"}
     with pytest.raises(ConfigError, match="exec plugin of user 'sim-admin' gave neither"):
         _pods(_variant(sim, tmp_path, ca, {"exec": broken}))
+
+
+def test_tls_server_name_is_the_name_checked(sim: SimCluster, tmp_path: Path) -> None:
+    ca = sim.kubeconfig()["clusters"][0]["cluster"]["certificate-authority-data"]
+    token = {"token": sim.admin_token}
+    good = _variant(
+        sim, tmp_path, {"certificate-authority-data": ca, "tls-server-name": "localhost"}, token
+    )
+    assert _pods(good) > 0
+    bad = _variant(
+        sim, tmp_path, {"certificate-authority-data": ca, "tls-server-name": "evil.example"}, token
+    )
+    with pytest.raises(Exception, match=r"cannot reach the API server.*(hostname|match)"):
+        connect(ClusterSettings(kubeconfig=bad, retry=RetrySettings(attempts=1))).list(
+            "pods", "production"
+        )
