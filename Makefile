@@ -4,14 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean kubectl
+.PHONY: demo test lint typecheck unit bench clean kubectl constraints
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every dependency to the versions the tests passed with, so a fresh
+# machine installs exactly what was tested (a new typer or rich release cannot break it).
+$(STAMP): pyproject.toml constraints.txt
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "irkit needs Python >= 3.11 (found $$($(PY) --version)); set PY=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 # kubectl is on these machines; elsewhere install Debian's client when we can (tests that need it skip otherwise).
@@ -38,6 +40,12 @@ test: $(STAMP) kubectl lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/sim_throughput.py
+
+# After changing dependencies in pyproject.toml: install them, run `make test`, then pin them.
+constraints:
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -34,7 +34,8 @@ class RetrySettings:
 @dataclass(frozen=True)
 class ClusterSettings:
     kubeconfig: str | None = None
-    """Kubeconfig file(s); None = $KUBECONFIG, then ~/.kube/config, then in-cluster config."""
+    """Kubeconfig file, or a list of them joined by os.pathsep and merged as kubectl merges
+    them; None = $KUBECONFIG, then ~/.kube/config, then the in-cluster service account."""
     context: str | None = None
     """Kubeconfig context; None = the current context."""
     request_timeout: float = 30.0

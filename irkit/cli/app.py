@@ -1,11 +1,19 @@
-"""The ``irkit`` command. Sub-commands live in their own modules and import heavy libraries late."""
+"""The ``irkit`` command. Sub-commands live in their own modules and import heavy libraries late.
+
+Help is plain text (``rich_markup_mode=None``): help strings such as ``NAMESPACE[/SELECTOR]``
+are not rich markup, and must never crash ``--help``. ``-h`` is ``--help`` everywhere, as in
+kubectl; ``--install-completion`` / ``--show-completion`` set up shell completion.
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 from irkit import __version__
 from irkit.cli.collect import collect, verify
+from irkit.cli.console import echo, install_log_handler
 from irkit.cli.isolate import isolate, release
 from irkit.cli.preflight import preflight, rbac
 from irkit.cli.rca import rca
@@ -14,12 +22,16 @@ from irkit.cli.runbooks import schema, validate
 from irkit.cli.scale import restore, scale
 from irkit.cli.sim import sim_app
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
     name="irkit",
     help="Kubernetes incident response: isolate, collect evidence, contain, and write the RCA.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(sim_app, name="sim")
 app.command()(isolate)
@@ -36,11 +48,33 @@ app.command()(rca)
 app.command()(run)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        echo(f"irkit {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print irkit's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Kubernetes incident response: isolate, collect evidence, contain, and write the RCA."""
+
+
 @app.command()
 def version() -> None:
     """Print irkit's version."""
-    typer.echo(__version__)
+    echo(__version__)
 
 
 def main() -> None:
-    app()
+    install_log_handler()
+    app(prog_name="irkit")

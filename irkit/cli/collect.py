@@ -27,11 +27,12 @@ from irkit.cli.common import (
     command_line,
     connect_cluster,
     journaled,
-    print_json,
+    names_suggested,
+    target_in,
 )
+from irkit.cli.console import echo, print_data, warn
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
-from irkit.model.target import parse_target
 
 if TYPE_CHECKING:
     from irkit.actions.collect import CollectResult
@@ -48,7 +49,7 @@ Region = Annotated[str | None, typer.Option("--region", help="AWS region (S3, Cl
 
 def collect(
     target: TargetArg = None,
-    namespace: Namespace = "default",
+    namespace: Namespace = None,
     selector: Selector = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for bundles.")] = Path("evidence"),
     s3: Annotated[
@@ -97,7 +98,7 @@ def collect(
 
     with reported_errors():
         check_output(output)
-        tgt = parse_target(namespace, target, selector)
+        tgt = target_in(namespace, target, selector, kubeconfig, context)
         inc = incident_or_new(incident)
         now = datetime.now(UTC)
         scope = AuditScope(
@@ -117,6 +118,7 @@ def collect(
         cluster = connect_cluster(kubeconfig, context, pool_size=max(16, concurrency + 4))
         with (
             journaled(journal, "collect", cluster.identity.user, tgt, inc) as rec,
+            names_suggested(cluster, tgt),
             _progress() as bar,
         ):
             result = run(
@@ -248,29 +250,29 @@ def _summary(result: CollectResult) -> dict[str, Any]:
 
 
 def _report(result: CollectResult, output: str) -> None:
-    if output == "json":
-        print_json(_summary(result))
+    if output != "text":
+        print_data(_summary(result), output)
         return
     bundle = result.bundle
     for failure in result.failures:
-        typer.secho(f"FAILED {failure.artifact}: {failure.reason}", fg="yellow", err=True)
-    typer.echo(
+        warn(f"{failure.artifact}: {failure.reason}", label="FAILED")
+    echo(
         f"collected {len(result.pods)} pod(s): {len(bundle.manifest.files)} files, "
         f"{bundle.manifest.total_bytes:,} bytes, {len(result.failures)} failure(s)"
     )
-    typer.echo(f"bundle:  {bundle.folder}")
+    echo(f"bundle:  {bundle.folder}")
     for stored in result.stored:
-        typer.echo(
+        echo(
             f"stored:  {stored.uri}"
             + (f" (version {stored.version_id})" if stored.version_id else "")
         )
-    typer.echo(f"tarball: {bundle.tarball}")
-    typer.echo(f"sha256:  {bundle.sha256}")
+    echo(f"tarball: {bundle.tarball}")
+    echo(f"sha256:  {bundle.sha256}")
 
 
 def _report_verify(report: VerifyReport, output: str) -> None:
-    if output == "json":
-        print_json(report.to_json())
+    if output != "text":
+        print_data(report.to_json(), output)
         return
     for label, paths in (
         ("changed", report.changed),
@@ -278,8 +280,8 @@ def _report_verify(report: VerifyReport, output: str) -> None:
         ("extra", report.extra),
     ):
         for p in paths:
-            typer.echo(f"{label}: {p}")
+            echo(f"{label}: {p}")
     for problem in report.problems:
-        typer.echo(f"problem: {problem}")
+        echo(f"problem: {problem}")
     if report.ok:
-        typer.echo(f"OK {report.source}: {report.checked} files match the manifest")
+        echo(f"OK {report.source}: {report.checked} files match the manifest")

@@ -6,7 +6,6 @@ print. Heavy imports (kubernetes, boto3) happen inside functions, never at modul
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from collections.abc import Iterator
@@ -18,12 +17,22 @@ import typer
 
 if TYPE_CHECKING:
     from irkit.cluster.port import Cluster
+    from irkit.model.target import Target
 
-Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the target.")]
+Namespace = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace of the target (default: the kubeconfig context's namespace, else default).",
+        show_default=False,
+    ),
+]
 TargetArg = Annotated[
     str | None,
     typer.Argument(
-        help="pod/NAME, deployment/NAME, statefulset/NAME, daemonset/NAME or replicaset/NAME.",
+        help="pod/NAME, deployment/NAME, statefulset/NAME, daemonset/NAME or replicaset/NAME "
+        "(kubectl's spellings too: po/, deploy/, sts/, ds/, rs/, deployments/, deployment.apps/).",
         show_default=False,
     ),
 ]
@@ -48,7 +57,10 @@ DryRun = Annotated[
     bool,
     typer.Option("--dry-run", help="Server-side dry run: show what would change, change nothing."),
 ]
-Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
+OUTPUTS = ("text", "json", "yaml")
+Output = Annotated[
+    str, typer.Option("--output", "-o", help="text, json or yaml (json and yaml for scripts).")
+]
 
 
 def connect_cluster(kubeconfig: str | None, context: str | None, pool_size: int = 16) -> Cluster:
@@ -56,6 +68,64 @@ def connect_cluster(kubeconfig: str | None, context: str | None, pool_size: int 
     from irkit.settings import ClusterSettings
 
     return connect(ClusterSettings(kubeconfig=kubeconfig, context=context, pool_size=pool_size))
+
+
+def target_in(
+    namespace: str | None,
+    ref: str | None,
+    selector: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> Target:
+    """The command's target; without ``-n``, in the kubeconfig context's namespace (kubectl's
+    rule). The target is checked first: a typo is reported before any file is read."""
+    from irkit.model.target import parse_target
+
+    if namespace is None:
+        parse_target("default", ref, selector)
+        from irkit.cluster.kubeconfig import context_namespace
+
+        namespace = context_namespace(kubeconfig, context)
+    return parse_target(namespace, ref, selector)
+
+
+@contextmanager
+def names_suggested(cluster: Cluster, target: Target) -> Iterator[None]:
+    """A 404 for ``kind/NAME`` says which names there are (the nearest first). The kind is
+    listed only then: one extra request, on the error path only."""
+    from irkit.errors import NotFound
+
+    try:
+        yield
+    except NotFound as e:
+        better = _not_found_message(cluster, target)
+        if better is None:
+            raise
+        raise NotFound(better, status=e.status, hint=e.hint) from e
+
+
+def _not_found_message(cluster: Cluster, target: Target) -> str | None:
+    from irkit.errors import IrkitError
+    from irkit.hints import nearest
+    from irkit.model.target import WORKLOAD_KINDS
+
+    if target.kind is None or target.name is None:
+        return None
+    try:
+        names = sorted(
+            str(o["metadata"]["name"]) for o in cluster.list(target.kind, target.namespace)
+        )
+    except (IrkitError, KeyError, TypeError):
+        return None
+    if not names or target.name in names:
+        return None  # a missing namespace, or the 404 was about something else: as it was
+    what = (
+        f"{WORKLOAD_KINDS[target.kind]} {target.name!r} not found in namespace {target.namespace}"
+    )
+    if close := nearest(target.name, names):
+        return what + close
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return f"{what}; {target.kind} there: {shown}"
 
 
 def redacted_argv() -> list[str]:
@@ -80,14 +150,17 @@ def command_line() -> str:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    """``-o json`` output; new code prints through ``irkit.cli.console.print_data``."""
+    from irkit.cli.console import print_data
+
+    print_data(data, "json")
 
 
 def check_output(output: str) -> None:
     from irkit.errors import UsageError
 
-    if output not in ("text", "json"):
-        raise UsageError(f"--output must be text or json, not {output!r}")
+    if output not in OUTPUTS:
+        raise UsageError(f"--output must be text, json or yaml, not {output!r}")
 
 
 class Recorder:

@@ -12,12 +12,16 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from irkit.cli.console import console as clean_console
 from irkit.sim.cluster import SimCluster
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 
@@ -41,9 +45,9 @@ class _Reader:
 
 
 def run_demo(scenario: Path, console: Console | None = None) -> None:
-    out = console or Console()
+    out = console or clean_console()  # every string printed is made inert (cluster data)
     with SimCluster(scenario) as sim:
-        out.print(f"[bold]irkit sim[/] {sim.url}  scenario [cyan]{sim.scenario.name}[/]")
+        out.print(f"[bold]irkit sim[/] {sim.url}  scenario [cyan]{escape(sim.scenario.name)}[/]")
         out.print(
             f"kubeconfig {sim.kubeconfig_path}\naudit log  {sim.audit_log_path}\n"
             "(both last only for this run: they are deleted when the demo ends)\n"
@@ -120,7 +124,9 @@ def _pod_table(out: Console, pods: list[dict[str, Any]]) -> None:
 
 def _show_suspect(out: Console, r: _Reader, pod: dict[str, Any]) -> None:
     name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
-    out.print(f"\n[bold]{ns}/{name}[/] has restarted; its container [bold]api[/] logs:")
+    out.print(
+        f"\n[bold]{escape(ns)}/{escape(name)}[/] has restarted; its container [bold]api[/] logs:"
+    )
     current = r.core.read_namespaced_pod_log(
         name, ns, container="api", tail_lines=6, timestamps=True
     )

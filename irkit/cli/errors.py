@@ -17,12 +17,7 @@ def reported_errors() -> Iterator[None]:
     except IrkitError as e:
         if os.environ.get("IRKIT_DEBUG"):
             raise
-        from rich.console import Console
-        from rich.markup import escape
+        from irkit.cli.console import error
 
-        # Messages quote alert text and user input: escaped, never read as rich markup.
-        console = Console(stderr=True, highlight=False)
-        console.print(f"[bold red]ERROR[/] {escape(str(e))}", markup=True, soft_wrap=True)
-        if e.hint:
-            console.print(f"[yellow]TIP[/] {escape(e.hint)}", markup=True, soft_wrap=True)
+        error(str(e), e.hint)  # cluster and alert text in both: printed inert by console.clean
         sys.exit(e.exit_code)

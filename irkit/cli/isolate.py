@@ -20,16 +20,17 @@ from irkit.cli.common import (
     command_line,
     connect_cluster,
     journaled,
-    print_json,
+    names_suggested,
+    target_in,
 )
+from irkit.cli.console import echo, print_data, warn
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
-from irkit.model.target import parse_target
 
 
 def isolate(
     target: TargetArg = None,
-    namespace: Namespace = "default",
+    namespace: Namespace = None,
     selector: Selector = None,
     scope: Annotated[
         str | None,
@@ -71,7 +72,7 @@ def isolate(
         check_output(output)
         if scope not in (None, "workload", "pod"):
             raise UsageError(f"--scope must be workload or pod, not {scope!r}")
-        tgt = parse_target(namespace, target, selector)
+        tgt = target_in(namespace, target, selector, kubeconfig, context)
         inc = incident_or_new(incident)
         allow = AllowList(allow_dns, tuple(allow_cidr or ()), tuple(allow_to or ())).check()
         cluster = connect_cluster(kubeconfig, context)
@@ -86,7 +87,10 @@ def isolate(
             strict=strict,
             dry_run=dry_run,
         )
-        with journaled(journal, "isolate", cluster.identity.user, tgt, inc) as rec:
+        with (
+            journaled(journal, "isolate", cluster.identity.user, tgt, inc) as rec,
+            names_suggested(cluster, tgt),
+        ):
             rec.skip = dry_run
             result = run(cluster, tgt, req, rec.changes)
             rec.result = "partial" if result.partial else "ok" if rec.changes else "unchanged"
@@ -102,8 +106,8 @@ def isolate(
 
 
 def _report_isolate(result: Any, incident: str, output: str) -> None:
-    if output == "json":
-        print_json(
+    if output != "text":
+        print_data(
             {
                 "incident": incident,
                 "policy": result.policy_name,
@@ -116,38 +120,38 @@ def _report_isolate(result: Any, incident: str, output: str) -> None:
                 "partial": result.partial,
                 "leaks": [leak.to_json() for leak in result.leaks],
                 "dry_run": result.dry_run,
-            }
+            },
+            output,
         )
         return
     if result.dry_run:
         import yaml
 
-        typer.echo("# dry run (server-side): nothing was changed\n---")
-        typer.echo(yaml.safe_dump(result.policy, sort_keys=False).rstrip())
+        echo("# dry run (server-side): nothing was changed\n---")
+        echo(yaml.safe_dump(result.policy, sort_keys=False).rstrip(), block=True)
         for change in result.changes:
             if change.kind == "Pod":
-                typer.echo(f"# would label pod/{change.name}: {change.after}")
+                echo(f"# would label pod/{change.name}: {change.after}")
         _print_leaks(result, "# ")
         return
     verb = {"created": "created", "updated": "updated", "unchanged": "unchanged (already in place)"}
-    typer.echo(f"networkpolicy/{result.policy_name} {verb[result.status]} in {result.namespace}")
-    typer.echo(f"pods isolated ({len(result.pods)}): {', '.join(result.pods) or '(none yet)'}")
+    echo(f"networkpolicy/{result.policy_name} {verb[result.status]} in {result.namespace}")
+    echo(f"pods isolated ({len(result.pods)}): {', '.join(result.pods) or '(none yet)'}")
     for pod, labels in result.detached.items():
-        typer.echo(
+        echo(
             f"detached pod/{pod}: removed labels {', '.join(f'{k}={v}' for k, v in labels.items())}"
         )
     if not result.changes:
-        typer.echo("nothing changed: already isolated")
-    typer.echo(f"incident {incident}; undo with: irkit release {result.target}")
+        echo("nothing changed: already isolated")
+    echo(f"incident {incident}; undo with: irkit release {result.target}")
     _print_leaks(result)
 
 
 def _print_leaks(result: Any, prefix: str = "") -> None:
     for leak in result.leaks:
-        typer.secho(
-            f"{prefix}PARTIAL NetworkPolicy {leak.policy!r} still allows {leak.direction} "
-            f"{leak.why}",
-            fg="yellow",
+        warn(
+            f"NetworkPolicy {leak.policy!r} still allows {leak.direction} {leak.why}",
+            label=f"{prefix}PARTIAL",
         )
 
 
@@ -169,7 +173,7 @@ def _partial(result: Any, target: Any, incident: str, context: str | None) -> Ex
 
 def release(
     target: TargetArg = None,
-    namespace: Namespace = "default",
+    namespace: Namespace = None,
     selector: Selector = None,
     dry_run: DryRun = False,
     kubeconfig: Kubeconfig = None,
@@ -182,14 +186,17 @@ def release(
 
     with reported_errors():
         check_output(output)
-        tgt = parse_target(namespace, target, selector)
+        tgt = target_in(namespace, target, selector, kubeconfig, context)
         cluster = connect_cluster(kubeconfig, context)
-        with journaled(journal, "release", cluster.identity.user, tgt) as rec:
+        with (
+            journaled(journal, "release", cluster.identity.user, tgt) as rec,
+            names_suggested(cluster, tgt),
+        ):
             rec.skip = dry_run
             result = run(cluster, tgt, dry_run=dry_run, changes=rec.changes)
             rec.result = "ok" if rec.changes else "unchanged"
-        if output == "json":
-            print_json(
+        if output != "text":
+            print_data(
                 {
                     "policy": result.policy_name,
                     "status": result.status,
@@ -197,16 +204,17 @@ def release(
                     "unlabelled": result.unlabelled,
                     "restored": result.restored,
                     "dry_run": dry_run,
-                }
+                },
+                output,
             )
             return
         prefix = "(dry run) would have " if dry_run else ""
         if result.policy_deleted:
-            typer.echo(f"{prefix}deleted networkpolicy/{result.policy_name} in {result.namespace}")
+            echo(f"{prefix}deleted networkpolicy/{result.policy_name} in {result.namespace}")
         for pod in result.unlabelled:
-            typer.echo(
+            echo(
                 f"{prefix}released pod/{pod}"
                 + (f" (restored {result.restored[pod]})" if pod in result.restored else "")
             )
         if not result.changes:
-            typer.echo("nothing to release: no irkit quarantine found for this target")
+            echo("nothing to release: no irkit quarantine found for this target")

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from irkit.cli.common import Context, Kubeconfig, Output, check_output, connect_cluster, print_json
+from irkit.cli.common import Context, Kubeconfig, Output, check_output, connect_cluster
+from irkit.cli.console import console, echo, print_data
 from irkit.cli.errors import reported_errors
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ def preflight(
         checks = check_access(cluster, needed)
         assumptions = [a for s in scopes for a in s.assumptions]
         user = cluster.identity.user or cluster.identity.context
-        if output == "json":
-            print_json(
+        if output != "text":
+            print_data(
                 {
                     "runbook": name,
                     "file": str(runbook),
@@ -61,19 +62,20 @@ def preflight(
                     "allowed": all(c.allowed for c in checks),
                     "assumptions": assumptions,
                     "permissions": [c.to_json() for c in checks],
-                }
+                },
+                output,
             )
         elif checks:
             _table(checks, f"preflight of runbook {name} as {user}")
             for line in assumptions:
-                typer.echo(f"assumed: {line}")
+                echo(f"assumed: {line}")
         if not all(c.allowed for c in checks):
             raise Forbidden(
                 denial_summary(checks, user),
                 hint=f"irkit rbac {runbook} prints the Role and ClusterRole that grant them",
             )
         if output == "text":
-            typer.echo(
+            echo(
                 f"all {len(checks)} permissions allowed to {user}"
                 if checks
                 else f"runbook {name} makes no Kubernetes API requests"
@@ -94,6 +96,12 @@ def rbac(
             show_default=False,
         ),
     ] = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="yaml (the manifests, with comments) or json (a List)."
+        ),
+    ] = "yaml",
 ) -> None:
     """Print the least RBAC that lets RUNBOOK run: Role(s), ClusterRole and bindings as YAML.
 
@@ -105,6 +113,8 @@ def rbac(
     from irkit.runbook.rbac import PLACEHOLDER, Subject, render
 
     with reported_errors():
+        if output not in ("yaml", "json"):
+            raise UsageError(f"--output must be yaml or json, not {output!r}")
         if not _RBAC_NAME.match(name):
             raise UsageError(f"--name {name!r}: lower-case letters, digits, '-', '.' or ':'")
         subject = Subject.service_account(service_account) if service_account else PLACEHOLDER
@@ -117,7 +127,13 @@ def rbac(
             params=params,
             assumptions=[a for s in scopes for a in s.assumptions],
         )
-        typer.echo(text, nl=False)
+        if output == "json":
+            import yaml
+
+            items = [doc for doc in yaml.safe_load_all(text) if doc]
+            print_data({"apiVersion": "v1", "kind": "List", "items": items}, "json")
+            return
+        echo(text, nl=False, block=True)
 
 
 def _analyse(path: Path, sets: list[str] | None) -> tuple[str, dict[str, Any], list[StepScope]]:
@@ -167,7 +183,6 @@ def _table(checks: list[Check], title: str) -> None:
     ]
     header = ("ACCESS", "VERB", "RESOURCE", "NAMESPACE", "STEPS")
     if sys.stdout.isatty():
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(title=title)
@@ -176,10 +191,10 @@ def _table(checks: list[Check], title: str) -> None:
         for row in rows:
             style = "green" if row[0] == "allowed" else "bold red"
             table.add_row(f"[{style}]{row[0]}[/]", *row[1:])
-        Console().print(table)
+        console().print(table)
         return
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
-    typer.echo(title)
+    echo(title)
     for row in [header, *rows]:
         cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
-        typer.echo("  ".join([*cells, row[-1]]))
+        echo("  ".join([*cells, row[-1]]))

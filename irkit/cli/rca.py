@@ -7,14 +7,13 @@ goes to ``incidents/<id>/rca.md`` unless ``--out`` says otherwise (``-`` for sta
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from irkit.cli.common import Output, check_output
+from irkit.cli.console import dumps, echo, write
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
 
@@ -59,17 +58,17 @@ def rca(
         folder = incidents_dir or Path(from_env(RunSettings, "IRKIT_RUN_").incidents_dir)
         paths = IncidentPaths.of(incident, folder)
         data = build_rca(paths, command_journal=journal)
-        if output == "json":
-            document = json.dumps(data.to_json(), indent=2, sort_keys=True) + "\n"
+        if output != "text":
+            document = dumps(data.to_json(), output)
         else:
             document = render_markdown(data, template)
-        if out == Path("-") or (output == "json" and out is None):
-            sys.stdout.write(document)
+        if out == Path("-") or (output != "text" and out is None):
+            write(document)
             return
         target = out or paths.rca
         write_atomically(target, document)
         files = sum(len(b.files) for b in data.evidence)
-        typer.echo(
+        echo(
             f"RCA draft for {incident}: {target} ({len(data.timeline)} events, "
             f"{len(data.evidence)} bundle(s), {files} evidence file(s))"
         )

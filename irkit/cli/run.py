@@ -21,8 +21,8 @@ from irkit.cli.common import (
     Output,
     check_output,
     command_line,
-    print_json,
 )
+from irkit.cli.console import echo, print_data
 from irkit.cli.errors import reported_errors
 
 if TYPE_CHECKING:
@@ -128,8 +128,8 @@ def run(
 
 
 def _report(result: RunResult, output: str) -> None:
-    if output == "json":
-        print_json(result.to_json())
+    if output != "text":
+        print_data(result.to_json(), output)
         return
     if result.status == "dry-run":
         _print_plan(result)
@@ -137,21 +137,21 @@ def _report(result: RunResult, output: str) -> None:
     for step in result.steps:
         counts[step.status] = counts.get(step.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
-    typer.echo(f"run {result.status}: {result.runbook}, incident {result.incident} ({summary})")
+    echo(f"run {result.status}: {result.runbook}, incident {result.incident} ({summary})")
     if result.journal is not None:
-        typer.echo(f"journal: {result.journal}")
+        echo(f"journal: {result.journal}")
 
 
 def _print_plan(result: RunResult) -> None:
     import yaml
 
-    typer.echo("# dry run (server-side): nothing was changed")
+    echo("# dry run (server-side): nothing was changed")
     for step in result.steps:
-        typer.echo(f"--- # step {step.id} ({step.action}): {step.status}")
+        echo(f"--- # step {step.id} ({step.action}): {step.status}")
         body = {"with": step.rendered, **step.plan}
         if step.error:
             body["error"] = step.error
-        typer.echo(yaml.safe_dump(body, sort_keys=False, default_flow_style=False).rstrip())
+        echo(yaml.safe_dump(body, sort_keys=False, default_flow_style=False).rstrip(), block=True)
 
 
 def _exit(result: RunResult) -> None:

@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from irkit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,6 +29,7 @@ def adapters(
     kubeconfig: str | None, context: str | None, s3_endpoint: str | None, output: str
 ) -> Adapters:
     from irkit.cli.common import connect_cluster
+    from irkit.cli.console import echo
     from irkit.engine.ports import Adapters
 
     def notifiers(inputs: NotifyInput) -> Notifier:
@@ -48,7 +47,7 @@ def adapters(
         return _stores(inputs, s3_endpoint)
 
     def progress(line: str) -> None:
-        typer.echo(line, err=output == "json")
+        echo(line, err=output != "text")
 
     return Adapters(
         cluster=connect_cluster(kubeconfig, context, pool_size=24),
@@ -91,11 +90,12 @@ def read_alert(path: Path | None, max_bytes: int) -> dict[str, Any] | None:
 
 
 def _prompt(step: Step, rendered: Mapping[str, Any]) -> bool:
-    from rich.console import Console
     from rich.markup import escape
     from rich.prompt import Confirm
 
-    console = Console(stderr=True, highlight=False)
+    from irkit.cli.console import console as make_console
+
+    console = make_console(stderr=True)
     what = escape(", ".join(f"{k}={v}" for k, v in rendered.items()))  # alert text: no markup
     console.print(f"[bold]{step.id}[/] ({step.action}) needs approval: {what}", markup=True)
     if step.description:

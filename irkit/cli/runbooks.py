@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.common import Output, check_output
+from irkit.cli.console import echo, print_data
 from irkit.cli.errors import reported_errors
 
 RUNBOOK_SUFFIXES = (".yaml", ".yml")
@@ -27,22 +29,36 @@ def validate(
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat warnings as errors (exit 2 on any).")
     ] = False,
+    output: Output = "text",
 ) -> None:
     """Check runbooks: schema, actions' inputs, templates and references, then lint warnings."""
     from irkit.runbook.loader import Finding, check
 
     with reported_errors():
+        check_output(output)
         files = _expand(runbooks)
         findings: list[Finding] = []
         for path in files:
             findings += check(path)[1]
         if strict:
             findings = [Finding("error", f.path, f.line, f.column, f.message) for f in findings]
-        for finding in findings:
-            typer.echo(str(finding))
         errors = sum(f.severity == "error" for f in findings)
         warnings = len(findings) - errors
-        typer.echo(_summary(len(files), errors, warnings))
+        if output != "text":
+            print_data(
+                {
+                    "runbooks": [str(f) for f in files],
+                    "valid": not errors,
+                    "errors": errors,
+                    "warnings": warnings,
+                    "findings": [vars(f) for f in findings],
+                },
+                output,
+            )
+        else:
+            for finding in findings:
+                echo(str(finding))
+            echo(_summary(len(files), errors, warnings))
         if errors:
             raise typer.Exit(2)
 
@@ -59,13 +75,13 @@ def schema(
     with reported_errors():
         text = schema_text()
         if out is None:
-            typer.echo(text, nl=False)
+            echo(text, nl=False, block=True)
             return
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as e:
             raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
-        typer.echo(f"wrote {out}", err=True)
+        echo(f"wrote {out}", err=True)
 
 
 def _expand(paths: list[Path]) -> list[Path]:

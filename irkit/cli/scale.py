@@ -18,11 +18,12 @@ from irkit.cli.common import (
     check_output,
     connect_cluster,
     journaled,
-    print_json,
+    names_suggested,
+    target_in,
 )
+from irkit.cli.console import console, echo, print_data
 from irkit.cli.errors import reported_errors
 from irkit.journal import DEFAULT_PATH
-from irkit.model.target import parse_target
 
 if TYPE_CHECKING:
     from irkit.actions.scale import HpaChange, ScaleResult
@@ -49,7 +50,7 @@ Timeout = Annotated[float, typer.Option("--timeout", help="Seconds --wait waits 
 
 def scale(
     target: WorkloadArg = None,
-    namespace: Namespace = "default",
+    namespace: Namespace = None,
     selector: WorkloadSelector = None,
     replicas: Annotated[int, typer.Option("--replicas", help="Replicas to scale to.")] = 0,
     force: Annotated[
@@ -84,13 +85,16 @@ def scale(
 
     with reported_errors():
         check_output(output)
-        tgt = parse_target(namespace, target, selector)
+        tgt = target_in(namespace, target, selector, kubeconfig, context)
         check_scalable(tgt)
         if replicas < 0:
             raise UsageError(f"--replicas must be 0 or more, not {replicas}")
         inc = incident_or_new(incident)
         cluster = connect_cluster(kubeconfig, context)
-        with journaled(journal, "scale", cluster.identity.user, tgt, inc) as rec:
+        with (
+            journaled(journal, "scale", cluster.identity.user, tgt, inc) as rec,
+            names_suggested(cluster, tgt),
+        ):
             rec.skip = dry_run
             result = run(
                 cluster,
@@ -110,13 +114,13 @@ def scale(
             raise PartialError(
                 f"{', '.join(result.skipped)} also matched -l {selector} and kept running: "
                 "DaemonSets cannot be scaled",
-                hint=f"irkit isolate {result.skipped[0]} -n {namespace}",
+                hint=f"irkit isolate {result.skipped[0]} -n {tgt.namespace}",
             )
 
 
 def restore(
     target: WorkloadArg = None,
-    namespace: Namespace = "default",
+    namespace: Namespace = None,
     selector: WorkloadSelector = None,
     wait: Wait = False,
     timeout: Timeout = 120.0,
@@ -137,11 +141,14 @@ def restore(
 
     with reported_errors():
         check_output(output)
-        tgt = parse_target(namespace, target, selector)
+        tgt = target_in(namespace, target, selector, kubeconfig, context)
         check_scalable(tgt, "restore")
         inc = check_incident_id(incident) if incident else ""
         cluster = connect_cluster(kubeconfig, context)
-        with journaled(journal, "restore", cluster.identity.user, tgt, inc) as rec:
+        with (
+            journaled(journal, "restore", cluster.identity.user, tgt, inc) as rec,
+            names_suggested(cluster, tgt),
+        ):
             rec.skip = dry_run
             result = run(
                 cluster, tgt, wait=wait, wait_timeout=timeout, dry_run=dry_run, changes=rec.changes
@@ -152,15 +159,14 @@ def restore(
 
 
 def _report(result: ScaleResult, target: Target, output: str) -> None:
-    if output == "json":
-        print_json(result.to_json())
+    if output != "text":
+        print_data(result.to_json(), output)
         return
     rows = [
         (w.ref, _replicas(w.before, w.after), _hpas(w.hpas), _status(result, w.status))
         for w in result.workloads
     ]
     if sys.stdout.isatty():
-        from rich.console import Console
         from rich.table import Table
 
         title = f"{result.command} in namespace {result.namespace}"
@@ -169,14 +175,14 @@ def _report(result: ScaleResult, target: Target, output: str) -> None:
             table.add_column(column)
         for row in rows:
             table.add_row(*row)
-        Console().print(table)
+        console().print(table)
     else:
         for ref, count, hpas, status in rows:
-            typer.echo(f"{ref}: {status} (replicas {count})" + (f"; hpa {hpas}" if hpas else ""))
+            echo(f"{ref}: {status} (replicas {count})" + (f"; hpa {hpas}" if hpas else ""))
     if result.dry_run:
-        typer.echo("dry run (server-side): nothing was changed")
+        echo("dry run (server-side): nothing was changed")
     elif result.command == "scale" and result.changed:
-        typer.echo(f"incident {result.incident}; undo with: irkit restore {target}")
+        echo(f"incident {result.incident}; undo with: irkit restore {target}")
 
 
 def _replicas(before: int, after: int) -> str:

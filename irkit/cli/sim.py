@@ -9,10 +9,13 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.console import echo
 from irkit.cli.errors import reported_errors
 
 sim_app = typer.Typer(
-    help="The simulated Kubernetes cluster, for drills, tests and practice.", no_args_is_help=True
+    help="The simulated Kubernetes cluster, for drills, tests and practice.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: see irkit.cli.app
 )
 
 DEFAULT_SCENARIO = (
@@ -52,17 +55,17 @@ def serve(
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with sim:
-            typer.echo(f"irkit sim serving {sim.url} (scenario: {sim.scenario.name})")
-            typer.echo(f"kubeconfig: {sim.kubeconfig_path}")
-            typer.echo(f"audit log: {sim.audit_log_path}")
-            typer.echo(f"export KUBECONFIG={sim.kubeconfig_path}", err=False)
-            typer.echo("Ctrl-C stops it.", err=True)
+            echo(f"irkit sim serving {sim.url} (scenario: {sim.scenario.name})")
+            echo(f"kubeconfig: {sim.kubeconfig_path}")
+            echo(f"audit log: {sim.audit_log_path}")
+            echo(f"export KUBECONFIG={sim.kubeconfig_path}", err=False)
+            echo("Ctrl-C stops it.", err=True)
             try:
                 while not stop.wait(0.5):
                     pass
             except KeyboardInterrupt:
                 pass
-        typer.echo(f"stopped; audit log kept at {sim.audit_log_path}", err=True)
+        echo(f"stopped; audit log kept at {sim.audit_log_path}", err=True)
 
 
 @sim_app.command("demo")

@@ -1,7 +1,9 @@
-"""Access to a Kubernetes cluster: the ``Cluster`` port and its adapter over the official client.
+"""Access to a Kubernetes cluster: the ``Cluster`` port and its adapter (``kube``).
 
-Only ``irkit.cluster.kube`` imports the ``kubernetes`` package; everything else sees plain JSON
-dicts and irkit's own errors.
+The adapter speaks HTTP itself (``http``, urllib3) from kubeconfigs it reads itself
+(``kubeconfig``); the official ``kubernetes`` package is imported only for kubeconfig users
+whose credentials come from an ``exec`` or ``auth-provider`` plugin. Everything else sees plain
+JSON dicts and irkit's own errors.
 """
 
 from __future__ import annotations

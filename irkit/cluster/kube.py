@@ -1,26 +1,23 @@
-"""The ``Cluster`` port over the official ``kubernetes`` client: the one module that imports it.
+"""The ``Cluster`` port over the Kubernetes API: the adapter every command talks through.
 
-Requests go through the client's configuration (kubeconfig, contexts, exec plugins, in-cluster
-service account, TLS) and its urllib3 pool, but bodies stay raw JSON. Every failure becomes an
-irkit error here; transient ones are retried here and nowhere else.
+Requests go through one urllib3 pool (``irkit.cluster.http``) configured from the kubeconfig
+(``irkit.cluster.kubeconfig``: contexts, TLS, tokens, client certificates, the in-cluster
+service account; ``exec``/``auth-provider`` plugins through the official client's loader).
+Bodies stay raw JSON. Every failure becomes an irkit error here; transient ones are retried
+here and nowhere else.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import random
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.config.config_exception import ConfigException
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -30,6 +27,8 @@ from tenacity import (
 )
 
 from irkit.cluster.errors import RequestInfo, from_status, from_transport
+from irkit.cluster.http import Transport, in_cluster
+from irkit.cluster.kubeconfig import in_cluster_available, load
 from irkit.cluster.port import Identity, Obj, PatchType
 from irkit.errors import ClusterError, ConfigError, Unavailable
 from irkit.model.kinds import ResourceType, api_path, by_name
@@ -41,58 +40,30 @@ PATCH_CONTENT_TYPES = {
     "json": "application/json-patch+json",
     "strategic": "application/strategic-merge-patch+json",
 }
-SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 def connect(settings: ClusterSettings | None = None) -> KubeCluster:
     """Build a cluster client from a kubeconfig (or the in-cluster service account)."""
     settings = settings or ClusterSettings()
-    configuration = k8s_client.Configuration()
     try:
-        user, context, server = _load(settings, configuration)
-    except (ConfigException, OSError, ValueError, TypeError) as e:
+        if in_cluster_available(settings.kubeconfig):
+            creds = in_cluster()
+        else:
+            creds = load(settings.kubeconfig, settings.context)
+        transport = Transport(creds, settings.pool_size)
+    except ConfigError:
+        raise
+    except Exception as e:  # the plugin loader's ConfigException, a bad CA or key file, ...
         raise ConfigError(
-            f"cannot load Kubernetes credentials: {e}",
+            f"cannot load Kubernetes credentials: {type(e).__name__}: {e}",
             hint="pass --kubeconfig/--context, or set KUBECONFIG",
         ) from e
-    # One place retries (tenacity, below); urllib3 must not retry underneath it.
-    configuration.retries = False
-    configuration.connection_pool_maxsize = settings.pool_size
-    api = k8s_client.ApiClient(configuration)
-    return KubeCluster(api, Identity(user, context, server), settings)
-
-
-def _load(settings: ClusterSettings, configuration: Any) -> tuple[str, str, str]:
-    kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG") or ""
-    default = Path("~/.kube/config").expanduser()
-    if not kubeconfig and not default.exists() and (SA_DIR / "token").exists():
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return _service_account_user(), "in-cluster", str(configuration.host)
-    path = kubeconfig or str(default)
-    k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=path,
-        context=settings.context,
-        client_configuration=configuration,
-        persist_config=False,
-    )
-    contexts, current = k8s_config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
-    chosen = next((c for c in contexts if c["name"] == settings.context), current)
-    return str(chosen["context"].get("user", "")), str(chosen["name"]), str(configuration.host)
-
-
-def _service_account_user() -> str:
-    """``system:serviceaccount:ns:name`` from the mounted token's claims (not verified)."""
-    try:
-        payload = (SA_DIR / "token").read_text().split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return str(claims.get("sub", "in-cluster service account"))
-    except (OSError, IndexError, ValueError):
-        return "in-cluster service account"
+    return KubeCluster(transport, Identity(creds.user, creds.context, creds.server), settings)
 
 
 class KubeCluster:
-    def __init__(self, api: Any, identity: Identity, settings: ClusterSettings) -> None:
-        self._api = api
+    def __init__(self, transport: Transport, identity: Identity, settings: ClusterSettings) -> None:
+        self._transport = transport
         self.identity = identity
         self.settings = settings
 
@@ -260,21 +231,18 @@ class KubeCluster:
     ) -> Any:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
-            request = self._api.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=list((query or {}).items()),
-                header_params=headers,
+            response = self._transport.request(
+                method,
+                path,
+                query=query,
+                headers=headers,
                 body=body,
-                auth_settings=["BearerToken"],
+                timeout=self.settings.request_timeout,
             )
-            response = self._api.call_api(
-                *request, _request_timeout=self.settings.request_timeout
-            ).response
         except urllib3.exceptions.HTTPError as e:
             raise from_transport(e, info, self.identity.server) from e
-        except k8s_client.exceptions.ApiException as e:  # status 0: TLS or request-building trouble
-            raise ClusterError(f"cannot talk to {self.identity.server}: {e.reason}") from e
+        except (OSError, ssl.SSLError) as e:  # a credential file gone, TLS set-up trouble
+            raise ClusterError(f"cannot talk to {self.identity.server}: {e}") from e
         if response.status >= 400:
             try:
                 data = response.data

@@ -147,6 +147,19 @@ def by_name(name: str) -> ResourceType | None:
     return _BY_NAME.get(name.lower())
 
 
+def by_resource_arg(text: str) -> ResourceType | None:
+    """A type as kubectl's command line names it: ``deploy``, ``deployments``, or qualified by
+    its group, ``deployment.apps``, or by version and group, ``deployments.v1.apps``. For what a
+    person types; owner references and API data go through ``by_name`` only."""
+    if rt := by_name(text):
+        return rt
+    name, _, qualifier = text.lower().partition(".")
+    rt = by_name(name)
+    if rt is None or not rt.group or not qualifier:
+        return None
+    return rt if qualifier in (rt.group, f"{rt.version}.{rt.group}") else None
+
+
 def api_path(rt: ResourceType, namespace: str = "", name: str = "", subresource: str = "") -> str:
     """The REST path of a collection, an object or a subresource.
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from irkit.errors import UsageError
 from irkit.hints import nearest
-from irkit.model.kinds import by_name
+from irkit.model.kinds import by_resource_arg
 from irkit.model.selectors import SelectorError, parse_label_selector
 
 WORKLOAD_KINDS = {
@@ -78,7 +78,7 @@ def parse_target(namespace: str, ref: str | None, selector: str | None) -> Targe
         return Target(namespace, selector=selector)
     assert ref is not None
     kind_text, slash, name = ref.partition("/")
-    rt = by_name(kind_text) if slash else None
+    rt = by_resource_arg(kind_text) if slash else None
     if rt is None or rt.plural not in WORKLOAD_KINDS:
         hint = nearest(kind_text, [*WORKLOAD_KINDS.values(), *WORKLOAD_KINDS]) if slash else ""
         raise UsageError(

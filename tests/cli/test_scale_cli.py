@@ -174,8 +174,8 @@ def test_missing_namespace_exits_4(sim: SimCluster, tmp_path: Path) -> None:
 def test_usage_errors_exit_2(sim: SimCluster, tmp_path: Path) -> None:
     both = irkit(sim, tmp_path, "scale", "deployment/api-server", "-l", "a=b", "-n", NS)
     assert both.exit_code == 2 and "give exactly one target" in both.stderr
-    bad_output = irkit(sim, tmp_path, "restore", "deployment/api-server", "-n", NS, "-o", "yaml")
-    assert bad_output.exit_code == 2 and "--output must be text or json" in bad_output.stderr
+    bad_output = irkit(sim, tmp_path, "restore", "deployment/api-server", "-n", NS, "-o", "xml")
+    assert bad_output.exit_code == 2 and "--output must be text, json or yaml" in bad_output.stderr
     negative = irkit(sim, tmp_path, "scale", "deployment/api-server", "-n", NS, "--replicas", "-1")
     assert negative.exit_code == 2 and "--replicas must be 0 or more" in negative.stderr
     assert journal(tmp_path) == []  # refused before connecting: nothing to journal

@@ -1,0 +1,100 @@
+"""The adapter's own kubeconfig loading against irkit.sim: tokens, token files, CA files,
+insecure-skip-tls-verify, and ``exec`` plugins (handed to the official client's loader)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from irkit.cluster.kube import connect
+from irkit.errors import ConfigError, Forbidden
+from irkit.settings import ClusterSettings, RetrySettings
+from irkit.sim import SimCluster
+
+
+def _variant(sim: SimCluster, tmp_path: Path, cluster: dict[str, Any], user: dict[str, Any]) -> str:
+    doc = sim.kubeconfig()
+    doc["clusters"][0]["cluster"] = {"server": sim.url, **cluster}
+    doc["users"] = [{"name": "sim-admin", "user": user}]
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def _pods(kubeconfig: str) -> int:
+    return len(connect(ClusterSettings(kubeconfig=kubeconfig)).list("pods", "production"))
+
+
+def test_token_file_and_ca_file_relative_to_the_kubeconfig(sim: SimCluster, tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_bytes(sim.ca_pem)
+    (tmp_path / "token").write_text(sim.admin_token + "\n")
+    path = _variant(sim, tmp_path, {"certificate-authority": "ca.pem"}, {"tokenFile": "token"})
+    assert _pods(path) > 0
+
+
+def test_insecure_skip_tls_verify_warns_nothing(sim: SimCluster, tmp_path: Path) -> None:
+    path = _variant(sim, tmp_path, {"insecure-skip-tls-verify": True}, {"token": sim.admin_token})
+    assert _pods(path) > 0  # filterwarnings=error: an InsecureRequestWarning would fail this
+
+
+def test_an_unknown_ca_is_refused(sim: SimCluster, tmp_path: Path) -> None:
+    path = _variant(sim, tmp_path, {}, {"token": sim.admin_token})  # no CA: the system's
+    with pytest.raises(Exception, match=r"cannot reach the API server|CERTIFICATE_VERIFY_FAILED"):
+        connect(ClusterSettings(kubeconfig=path, retry=RetrySettings(attempts=1))).list(
+            "pods", "production"
+        )
+
+
+def test_exec_plugins_supply_the_token(sim: SimCluster, tmp_path: Path) -> None:
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": sim.admin_token},
+    }
+    plugin = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": sys.executable,
+        "args": ["-c", f"print({json.dumps(json.dumps(credential))})"],
+    }
+    ca = {
+        "certificate-authority-data": sim.kubeconfig()["clusters"][0]["cluster"][
+            "certificate-authority-data"
+        ]
+    }
+    assert _pods(_variant(sim, tmp_path, ca, {"exec": plugin})) > 0
+
+
+def test_a_wrong_token_is_refused_and_a_failing_plugin_is_a_config_error(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    ca = {
+        "certificate-authority-data": sim.kubeconfig()["clusters"][0]["cluster"][
+            "certificate-authority-data"
+        ]
+    }
+    with pytest.raises(Forbidden, match="unauthorized"):
+        _pods(_variant(sim, tmp_path, ca, {"token": "wrong"}))
+    broken = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "/nonexistent/x"}
+    with pytest.raises(ConfigError, match="exec plugin of user 'sim-admin' gave neither"):
+        _pods(_variant(sim, tmp_path, ca, {"exec": broken}))
+
+
+def test_tls_server_name_is_the_name_checked(sim: SimCluster, tmp_path: Path) -> None:
+    ca = sim.kubeconfig()["clusters"][0]["cluster"]["certificate-authority-data"]
+    token = {"token": sim.admin_token}
+    good = _variant(
+        sim, tmp_path, {"certificate-authority-data": ca, "tls-server-name": "localhost"}, token
+    )
+    assert _pods(good) > 0
+    bad = _variant(
+        sim, tmp_path, {"certificate-authority-data": ca, "tls-server-name": "evil.example"}, token
+    )
+    with pytest.raises(Exception, match=r"cannot reach the API server.*(hostname|match)"):
+        connect(ClusterSettings(kubeconfig=bad, retry=RetrySettings(attempts=1))).list(
+            "pods", "production"
+        )
