@@ -1,9 +1,9 @@
 """``irkit run``: run a runbook (or plan it with ``--dry-run``, or resume it with ``--resume``).
 
 Exit codes (docs/cli.md): 0 completed; 3 stopped before a step that needs approval, or
-completed with failed ``on_failure: continue`` steps; a failed run exits with its error's code
-(4 not found, 5 forbidden, 1 other); 2 for bad input (params, alert, templates) before any step
-ran; 1 when another run holds the incident.
+completed with failed ``on_failure: continue`` steps or with partial steps; a failed run exits
+with its error's code (4 not found, 5 forbidden, 1 other); 2 for bad input (params, alert,
+templates) before any step ran; 1 when another run holds the incident.
 """
 
 from __future__ import annotations
@@ -170,4 +170,11 @@ def _exit(result: RunResult) -> None:
             f"{', '.join(result.failed_steps)}",
             hint="the journal has each error; fix the cause, then irkit run --resume "
             f"{result.incident} runs the failed steps again",
+        )
+    if result.partial_steps:
+        raise PartialError(
+            "completed, but these steps did only part of their job: "
+            f"{', '.join(result.partial_steps)}",
+            hint="the WARNING lines above (also in the journal and the RCA) say what is missing;"
+            " a step with require: complete fails instead",
         )

@@ -4,7 +4,8 @@ Exit codes (``RunResult.exit_code``, documented in docs/cli.md):
 
     0   completed: every step ok, unchanged or skipped (or a dry-run plan with no failure)
     3   partial: stopped before a step that needs approval, or completed with failed steps
-        that had ``on_failure: continue``
+        that had ``on_failure: continue``, or with partial steps (an action that did only part
+        of its job: a collect missing some logs, an isolate other policies still leak through)
     N   failed (a step failed with ``on_failure: abort``): the exit code of that step's error,
         e.g. 4 not found, 5 forbidden, 2 invalid input, 1 otherwise
 """
@@ -18,15 +19,16 @@ from typing import Any
 from irkit.errors import IrkitError
 from irkit.model.journal import Change
 
-# Step statuses that need nothing more: resume skips these steps.
-FINISHED = ("ok", "unchanged", "skipped")
+# Step statuses that need nothing more: resume skips these steps (a partial step did what it
+# could; running it again would not fix what stopped it, e.g. RBAC).
+FINISHED = ("ok", "unchanged", "skipped", "partial")
 
 
 @dataclass(frozen=True)
 class StepReport:
     id: str
     action: str
-    status: str  # ok, unchanged, failed, skipped, awaiting-approval, dry-run, or "done" (earlier)
+    status: str  # ok, unchanged, partial, failed, skipped, awaiting-approval, dry-run
     outputs: dict[str, Any] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     error: str = ""
@@ -34,6 +36,7 @@ class StepReport:
     plan: dict[str, Any] = field(default_factory=dict)  # dry run: the concrete objects
     note: str = ""  # one line for people
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # what the action could not do
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,10 +57,14 @@ class RunResult:
         return [s.id for s in self.steps if s.status == "failed"]
 
     @property
+    def partial_steps(self) -> list[str]:
+        return [s.id for s in self.steps if s.status == "partial"]
+
+    @property
     def exit_code(self) -> int:
         if self.error is not None and self.status == "failed":
             return self.error.exit_code
-        if self.status == "stopped" or self.failed_steps:
+        if self.status == "stopped" or self.failed_steps or self.partial_steps:
             return 3
         return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import seal
 from typer.testing import CliRunner, Result
 
 from irkit.cli.app import app
@@ -110,6 +111,7 @@ def test_a_webhook_secret_is_nowhere_in_the_incident_or_the_cluster(
     hook: tuple[str, list[str]],
 ) -> None:
     url, posted = hook
+    seal(sim)  # isolating api-server is complete
     args = ("run", CONTAIN, "--alert-file", MINER, "-i", "inc-s", "--set", f"webhook={url}")
     first = irkit(sim, monkeypatch, *args)
     assert first.exit_code == 3, first.output  # stopped before the approval step
