@@ -6,6 +6,7 @@ import typer
 
 from irkit import __version__
 from irkit.cli.collect import collect, verify
+from irkit.cli.incidents import incidents_app
 from irkit.cli.isolate import isolate, release
 from irkit.cli.preflight import preflight, rbac
 from irkit.cli.rca import rca
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sim_app, name="sim")
+app.add_typer(incidents_app, name="incidents")
 app.command()(isolate)
 app.command()(release)
 app.command()(scale)

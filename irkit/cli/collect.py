@@ -24,13 +24,13 @@ from irkit.cli.common import (
     Selector,
     TargetArg,
     check_output,
+    command_journal,
     command_line,
     connect_cluster,
     journaled,
     print_json,
 )
 from irkit.cli.errors import reported_errors
-from irkit.journal import DEFAULT_PATH
 from irkit.model.target import parse_target
 
 if TYPE_CHECKING:
@@ -50,7 +50,10 @@ def collect(
     target: TargetArg = None,
     namespace: Namespace = "default",
     selector: Selector = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for bundles.")] = Path("evidence"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for bundles (default: the incident's evidence/)."),
+    ] = None,
     s3: Annotated[
         str | None, typer.Option("--s3", help="Also store the tarball at s3://BUCKET/PREFIX.")
     ] = None,
@@ -84,7 +87,7 @@ def collect(
     incident: Incident = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    journal: JournalPath = DEFAULT_PATH,
+    journal: JournalPath = None,
     output: Output = "text",
 ) -> None:
     """Collect logs, state, RBAC exposure and audit events into a hashed, packed bundle."""
@@ -122,7 +125,7 @@ def collect(
             result = run(
                 cluster,
                 tgt,
-                out_dir=out,
+                out_dir=out or command_journal(inc).parent / "evidence",
                 incident=inc,
                 concurrency=concurrency,
                 audit_sources=sources,

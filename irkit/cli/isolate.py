@@ -20,10 +20,10 @@ from irkit.cli.common import (
     command_line,
     connect_cluster,
     journaled,
+    policy_incident,
     print_json,
 )
 from irkit.cli.errors import reported_errors
-from irkit.journal import DEFAULT_PATH
 from irkit.model.target import parse_target
 
 
@@ -57,7 +57,7 @@ def isolate(
     dry_run: DryRun = False,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    journal: JournalPath = DEFAULT_PATH,
+    journal: JournalPath = None,
     output: Output = "text",
 ) -> None:
     """Cut a workload off the network with a deny-all NetworkPolicy selecting exactly its pods."""
@@ -137,20 +137,32 @@ def release(
     target: TargetArg = None,
     namespace: Namespace = "default",
     selector: Selector = None,
+    incident: Annotated[
+        str | None,
+        typer.Option(
+            "--incident",
+            "-i",
+            envvar="IRKIT_INCIDENT",
+            help="Incident id (default: the one recorded on the quarantine policy).",
+        ),
+    ] = None,
     dry_run: DryRun = False,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    journal: JournalPath = DEFAULT_PATH,
+    journal: JournalPath = None,
     output: Output = "text",
 ) -> None:
     """Undo isolate: delete the quarantine policy, remove labels, restore detached labels."""
     from irkit.actions.isolate import release as run
+    from irkit.model.incident import check_incident_id
 
     with reported_errors():
         check_output(output)
         tgt = parse_target(namespace, target, selector)
+        inc = check_incident_id(incident) if incident else ""
         cluster = connect_cluster(kubeconfig, context)
-        with journaled(journal, "release", cluster.identity.user, tgt) as rec:
+        inc = inc or policy_incident(cluster, tgt)
+        with journaled(journal, "release", cluster.identity.user, tgt, inc) as rec:
             rec.skip = dry_run
             result = run(cluster, tgt, dry_run=dry_run, changes=rec.changes)
             rec.result = "ok" if rec.changes else "unchanged"

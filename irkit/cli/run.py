@@ -60,7 +60,11 @@ def run(
     ] = False,
     incidents_dir: Annotated[
         Path | None,
-        typer.Option("--incidents-dir", help="Folder holding <id>/ (default: incidents)."),
+        typer.Option(
+            "--incidents-dir",
+            help="Folder holding <id>/ (default: IRKIT_RUN_INCIDENTS_DIR, or "
+            "$IRKIT_HOME/incidents).",
+        ),
     ] = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -70,7 +74,7 @@ def run(
     ] = None,
     output: Output = "text",
 ) -> None:
-    """Run a runbook's steps in order, journaled in incidents/ID/; --dry-run shows the plan."""
+    """Run a runbook's steps in order, journaled in the incident's folder; --dry-run plans."""
     from dataclasses import replace
 
     from irkit.cli.run_wiring import adapters, read_alert
@@ -99,8 +103,8 @@ def run(
                     raise NotFound(
                         f"incident {inc} has no run to resume (no journal in "
                         f"{settings.incidents_dir}/{inc}/)",
-                        hint="irkit run works in the folder holding incidents/, or give "
-                        "--incidents-dir",
+                        hint="irkit incidents lists the known ones; check --incidents-dir "
+                        "and IRKIT_HOME",
                     )
                 runbook = Path(path)
         elif runbook is None:

@@ -1,12 +1,14 @@
 """The RCA draft: an incident's journals and evidence manifests in, a Markdown document out.
 
-    data = build_rca(IncidentPaths.of("inc-42"), command_journal=Path("irkit-journal.jsonl"))
+    paths = IncidentPaths.of("inc-42", Path(settings.incidents_dir))
+    data = build_rca(paths)                           # + command_journal=Path("old.jsonl")
     text = render_markdown(data)                      # or render_markdown(data, Path("ours.md.j2"))
-    path = write_rca(IncidentPaths.of("inc-42"))      # incidents/inc-42/rca.md (the rca step)
+    path = write_rca(paths)                           # <id>/rca.md (the rca step)
 
-Sources: the run journal (``incidents/<id>/journal.jsonl``, RunEvents), optionally the command
-journal (Entries of that incident), and every bundle a collect recorded or that lies under
-``incidents/<id>/evidence/``. Templates see one variable, ``rca`` (an ``RcaData``), and the
+Sources: the run journal (``<id>/journal.jsonl``, RunEvents), the incident's command journal
+(``<id>/commands.jsonl``: Entries of the commands run by hand) and optionally another one
+(``--journal``: its entries of that incident), and every bundle a collect recorded or that lies
+under ``<id>/evidence/``. Templates see one variable, ``rca`` (an ``RcaData``), and the
 filters of ``irkit.render.markdown``; they run in Jinja2's immutable sandbox.
 """
 
@@ -67,7 +69,12 @@ def build_rca(
     (before its run-end is journaled); None reads it from the journal."""
     notes: list[str] = []
     events = run_events(paths.journal, notes)
-    entries = command_entries(command_journal, paths.incident, notes) if command_journal else []
+    journals = [paths.commands, *([command_journal] if command_journal else [])]
+    entries = [
+        entry
+        for journal in {j.resolve(): j for j in journals}.values()  # each file once
+        for entry in command_entries(journal, paths.incident, notes)
+    ]
     if not paths.root.is_dir() and not entries:
         where = f" and no entry for it in {command_journal}" if command_journal else ""
         raise NotFound(
