@@ -66,9 +66,10 @@ def connect_cluster(kubeconfig: str | None, context: str | None, pool_size: int 
 
 
 def redacted_argv() -> list[str]:
-    """``irkit`` and its arguments, each URL (or ``NAME=URL`` value) with a path, query or
-    credentials cut to ``scheme://host/…``: webhook URLs are secrets, and the command line is
-    journaled, annotated on objects and written to custody files."""
+    """``irkit`` and its arguments, each webhook-like URL (or ``NAME=URL`` value: http(s) with a
+    path, query or credentials) cut to ``scheme://host/…``: webhook URLs are secrets, and the
+    command line is journaled, annotated on objects and written to custody files. ``s3://``
+    URIs are kept: they say where the evidence went."""
     return ["irkit", *(redact_arg(a) for a in sys.argv[1:])]
 
 

@@ -97,6 +97,10 @@ def everything_in(folder: Path) -> str:
         ("https://example.com/x?token=SECRET", "https://example.com/…"),
         ("https://example.com", "https://example.com"),
         ("deployment/api", "deployment/api"),
+        # where the evidence went is not a secret: kept for the journal, custody and the RCA
+        ("s3://ir-evidence/cases/2026", "s3://ir-evidence/cases/2026"),
+        ("--s3=s3://ir-evidence/cases/inc-42/", "--s3=s3://ir-evidence/cases/inc-42/"),
+        ("s3://AKIA:SECRET@bucket/x", "s3://bucket/…"),  # but credentials never are
     ],
 )
 def test_command_line_redacts_urls(monkeypatch: pytest.MonkeyPatch, arg: str, shown: str) -> None:
