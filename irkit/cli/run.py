@@ -159,6 +159,7 @@ def _print_plan(result: RunResult) -> None:
 
 
 def _exit(result: RunResult) -> None:
+    from irkit.engine.result import resume_line
     from irkit.errors import PartialError
 
     if result.status == "failed" and result.error is not None:
@@ -172,8 +173,9 @@ def _exit(result: RunResult) -> None:
         raise PartialError(
             f"completed, but these steps failed (on_failure: continue): "
             f"{', '.join(result.failed_steps)}",
-            hint="the journal has each error; fix the cause, then irkit run --resume "
-            f"{result.incident} runs the failed steps again",
+            hint="the journal has each error; fix the cause, then "
+            f"{resume_line(result.incident, result.resume_args, yes=False)} runs the failed "
+            "steps again",
         )
     if result.partial_steps:
         raise PartialError(

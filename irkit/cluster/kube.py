@@ -80,6 +80,20 @@ def _load(settings: ClusterSettings, configuration: Any) -> tuple[str, str, str]
     return str(chosen["context"].get("user", "")), str(chosen["name"]), str(configuration.host)
 
 
+def kubectl_flags(settings: ClusterSettings) -> tuple[str, ...]:
+    """The kubectl flags that reach the same cluster as the user: ``--context`` when one was
+    given, ``--kubeconfig`` when given and not the default file."""
+    flags: tuple[str, ...] = ()
+    if (
+        settings.kubeconfig
+        and Path(settings.kubeconfig).expanduser() != Path("~/.kube/config").expanduser()
+    ):
+        flags += ("--kubeconfig", settings.kubeconfig)
+    if settings.context:
+        flags += ("--context", settings.context)
+    return flags
+
+
 def _service_account_user() -> str:
     """``system:serviceaccount:ns:name`` from the mounted token's claims (not verified)."""
     try:
@@ -95,6 +109,7 @@ class KubeCluster:
         self._api = api
         self.identity = identity
         self.settings = settings
+        self._kubectl = kubectl_flags(settings)
 
     # ---- the port ----------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str, subresource: str = "") -> Obj:
@@ -221,7 +236,7 @@ class KubeCluster:
         self, verb: str, rt: ResourceType, namespace: str, name: str, sub: str = ""
     ) -> RequestInfo:
         resource = f"{rt.plural}/{sub}" if sub else rt.plural
-        return RequestInfo(verb, resource, namespace, name, self.identity.user)
+        return RequestInfo(verb, resource, namespace, name, self.identity.user, self._kubectl)
 
     def _json(
         self,

@@ -25,11 +25,11 @@ from tenacity import (
     stop_before_delay,
 )
 
-from irkit.actions.webhook import redact_url
+from irkit.actions.webhook import REDACTED, journaled_params, redact_url
 from irkit.engine.journal import EventSink
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
-from irkit.engine.result import RunResult, StepReport
+from irkit.engine.result import RunResult, StepReport, resume_line
 from irkit.engine.steps import StepCall, StepOutcome, runner_for
 from irkit.errors import IrkitError, NotifyError, PartialError, Unavailable
 from irkit.model.incident_paths import IncidentPaths
@@ -116,7 +116,19 @@ class Execution:
         self.event(RUN_END, status=status, data=data, error=str(error) if error else "")
         journal = getattr(self.journal, "path", None)
         name = self.runbook.metadata.name
-        return RunResult(self.incident, name, status, self.reports, journal, awaiting, error)
+        args = self.resume_args()
+        return RunResult(self.incident, name, status, self.reports, journal, awaiting, error, args)
+
+    def resume_args(self) -> tuple[str, ...]:
+        """What ``irkit run --resume`` must be given again: a ``--set NAME=...`` placeholder
+        per secret param (journaled as <redacted>), and a non-default ``--incidents-dir``."""
+        params = journaled_params(self.context.get("params") or {})
+        args: list[str] = []
+        if self.settings.incidents_dir != RunSettings().incidents_dir:
+            args += ["--incidents-dir", self.settings.incidents_dir]
+        for name in sorted(k for k, v in params.items() if v == REDACTED):
+            args += ["--set", f"{name}=..."]
+        return tuple(args)
 
     # ---- one step --------------------------------------------------------------------------
     def step(self, step: Step, prefix: str) -> tuple[StepReport, IrkitError | None]:
@@ -209,7 +221,7 @@ class Execution:
     def awaiting(self, step: Step, prefix: str, why: str, rendered: dict[str, Any]) -> StepReport:
         """Stop before the step: journaled as awaiting-approval, resumable with --yes."""
         line = f"needs approval: {why}"
-        resume = f"irkit run --resume {self.incident} --yes"
+        resume = resume_line(self.incident, self.resume_args(), yes=True)
         self.out(f"{prefix}: awaiting approval ({why}); continue with: {resume}")
         self.event(STEP_END, step, status="awaiting-approval", error=line)
         shown = redact(step.action, rendered)

@@ -12,6 +12,7 @@ Exit codes (``RunResult.exit_code``, documented in docs/cli.md):
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class RunResult:
     journal: Path | None  # None for a dry run: it writes nothing
     awaiting: str = ""  # the step id waiting for approval
     error: IrkitError | None = None  # what failed the run (on_failure: abort)
+    resume_args: tuple[str, ...] = ()  # what a resume must be given again (see resume_line)
 
     @property
     def failed_steps(self) -> list[str]:
@@ -70,7 +72,7 @@ class RunResult:
 
     @property
     def resume_command(self) -> str:
-        return f"irkit run --resume {self.incident} --yes"
+        return resume_line(self.incident, self.resume_args, yes=True)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,3 +85,13 @@ class RunResult:
             "error": str(self.error) if self.error else None,
             "steps": [s.to_json() for s in self.steps],
         }
+
+
+def resume_line(incident: str, args: tuple[str, ...], *, yes: bool) -> str:
+    """The command that resumes ``incident``, to be pasted: ``args`` are the ``--set NAME=...``
+    placeholders of the secret params (the journal does not keep them) and ``--incidents-dir``
+    when the run was not in the default folder."""
+    line = shlex.join(["irkit", "run", "--resume", incident, *(["--yes"] if yes else []), *args])
+    if any(a.endswith("=...") for a in args):
+        line += "  (replace each ... with the secret value: the journal does not keep secrets)"
+    return line
