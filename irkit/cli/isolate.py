@@ -89,8 +89,10 @@ def isolate(
         with journaled(journal, "isolate", cluster.identity.user, tgt, inc) as rec:
             rec.skip = dry_run
             result = run(cluster, tgt, req, rec.changes)
-            rec.result = "ok" if rec.changes else "unchanged"
+            partial = getattr(result, "partial", bool(result.warnings))  # the RCA lists these
+            rec.result = "partial" if partial else "ok" if rec.changes else "unchanged"
             rec.outputs = {"policy": result.policy_name, "pods": result.pods}
+            rec.outputs["warnings"] = [f"isolation partial: {w}" for w in result.warnings]
         _report_isolate(result, inc, output)
 
 

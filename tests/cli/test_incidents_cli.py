@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import no_logs_kubeconfig, seal
+from conftest import LEAKY_POLICY, no_logs_kubeconfig, seal
 from typer.testing import CliRunner, Result
 
 from irkit.cli.app import app
@@ -143,3 +143,15 @@ def test_incidents_lists_runs_with_their_step_counts_and_shows_one(
 
     missing = local("incidents", "show", "inc-nope")
     assert missing.exit_code == 4 and "no incident inc-nope" in missing.stderr
+
+
+def test_a_leaky_isolate_by_hand_is_journaled_partial_and_in_the_rca(
+    sim: SimCluster, tmp_path: Path, work: Path
+) -> None:
+    irkit(sim, "isolate", *TARGET, "-i", "inc-l")  # the scenario's allow policy still leaks
+    (entry,) = lines(tmp_path / "incidents" / "inc-l" / "commands.jsonl")
+    assert entry["result"] == "partial"
+    assert any(LEAKY_POLICY in w for w in entry["outputs"]["warnings"])
+    rca = local("rca", "-i", "inc-l", "--out", "-")
+    containment = rca.stdout.split("## Containment actions")[1].split("## Evidence")[0]
+    assert "isolation partial" in containment and LEAKY_POLICY in containment
