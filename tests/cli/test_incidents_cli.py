@@ -13,7 +13,6 @@ from conftest import LEAKY_POLICY, no_logs_kubeconfig, seal
 from typer.testing import CliRunner, Result
 
 from irkit.cli.app import app
-from irkit.settings import RunSettings, state_home
 from irkit.sim import SimCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +46,8 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_the_state_home_is_irkit_home_then_xdg_then_local_state() -> None:
+    from irkit.settings import state_home
+
     assert state_home({"IRKIT_HOME": "/srv/ir", "XDG_STATE_HOME": "/x"}) == Path("/srv/ir")
     assert state_home({"XDG_STATE_HOME": "/x"}) == Path("/x/irkit")
     assert state_home({"XDG_STATE_HOME": "relative"}) == Path.home() / ".local/state/irkit"
@@ -54,6 +55,8 @@ def test_the_state_home_is_irkit_home_then_xdg_then_local_state() -> None:
 
 
 def test_run_settings_default_to_the_state_home(irkit_home: Path) -> None:
+    from irkit.settings import RunSettings
+
     assert RunSettings().incidents_dir == str(irkit_home / "incidents")
 
 
