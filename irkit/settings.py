@@ -97,8 +97,8 @@ def state_home(env: Mapping[str, str] | None = None) -> Path:
     """Where irkit keeps its state: ``$IRKIT_HOME``, else ``$XDG_STATE_HOME/irkit``, else
     ``~/.local/state/irkit`` (the XDG default): the same folder whatever the working directory."""
     env = os.environ if env is None else env
-    if env.get("IRKIT_HOME"):
-        return Path(env["IRKIT_HOME"]).expanduser()
+    if env.get("IRKIT_HOME"):  # made absolute: the folder must not move with the cwd
+        return Path(env["IRKIT_HOME"]).expanduser().absolute()
     xdg = env.get("XDG_STATE_HOME", "")
     if xdg and Path(xdg).is_absolute():  # the XDG spec: a relative value is to be ignored
         return Path(xdg) / "irkit"
