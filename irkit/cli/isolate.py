@@ -26,6 +26,11 @@ from irkit.cli.common import (
 from irkit.cli.errors import reported_errors
 from irkit.model.target import parse_target
 
+ISOLATE_REMEDY = (
+    "remedy: remove or narrow those policies; isolate with --strict to fail instead, or with "
+    "--scope pod --detach to take the pod out of their selectors"
+)
+
 
 def isolate(
     target: TargetArg = None,
@@ -93,6 +98,8 @@ def isolate(
             rec.result = "partial" if partial else "ok" if rec.changes else "unchanged"
             rec.outputs = {"policy": result.policy_name, "pods": result.pods}
             rec.outputs["warnings"] = [f"isolation partial: {w}" for w in result.warnings]
+            if partial:
+                rec.outputs["warnings"].append(ISOLATE_REMEDY)
         _report_isolate(result, inc, output)
 
 

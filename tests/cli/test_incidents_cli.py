@@ -158,3 +158,4 @@ def test_a_leaky_isolate_by_hand_is_journaled_partial_and_in_the_rca(
     rca = local("rca", "-i", "inc-l", "--out", "-")
     containment = rca.stdout.split("## Containment actions")[1].split("## Evidence")[0]
     assert "isolation partial" in containment and LEAKY_POLICY in containment
+    assert "--strict" in containment and "--scope pod --detach" in containment
