@@ -67,6 +67,7 @@ def show(
     """One incident: its status, each step's last outcome, and the commands run for it."""
     from irkit.cli.common import incidents_dir as default_dir
     from irkit.engine.incidents import show as read
+    from irkit.engine.result import resume_line
 
     with reported_errors():
         check_output(output)
@@ -101,7 +102,9 @@ def show(
         for note in summary.notes:
             typer.echo(f"  note: {note}")
         if summary.status in ("interrupted", "stopped", "failed"):
-            typer.echo(f"continue with: irkit run --resume {summary.id}")
+            args = ["--incidents-dir", str(incidents_dir)] if incidents_dir else []
+            args += [a for name in summary.secret_params for a in ("--set", f"{name}=...")]
+            typer.echo(f"continue with: {resume_line(summary.id, tuple(args), yes=False)}")
 
 
 def _steps(s: IncidentSummary) -> str:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from irkit.actions.webhook import REDACTED
 from irkit.errors import NotFound, UsageError
 from irkit.model.incident import check_incident_id
 from irkit.model.incident_paths import IncidentPaths
@@ -64,6 +65,7 @@ class IncidentSummary:
     steps: list[StepLine] = field(default_factory=list)
     commands: list[CommandLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # journal lines skipped
+    secret_params: list[str] = field(default_factory=list)  # a resume must be given these again
 
     def to_json(self, *, detail: bool = True) -> dict[str, Any]:
         data = asdict(self)
@@ -120,7 +122,16 @@ def summarize(paths: IncidentPaths) -> IncidentSummary:
         steps=steps,
         commands=[_command(e) for e in entries],
         notes=notes,
+        secret_params=_secrets(starts),
     )
+
+
+def _secrets(starts: list[RunEvent]) -> list[str]:
+    """The params the first run-start journaled as <redacted> (what ``--resume`` asks for)."""
+    params = starts[0].data.get("params") if starts else None
+    if not isinstance(params, dict):
+        return []
+    return sorted(str(k)[:100] for k, v in params.items() if v == REDACTED)
 
 
 def is_running(paths: IncidentPaths) -> bool:

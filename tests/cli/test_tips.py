@@ -69,6 +69,8 @@ def test_the_resume_tip_has_every_set_it_needs(
     assert "--set webhook=..." in line and "replace each ... with the secret value" in line
     assert f"--incidents-dir {elsewhere}" in line and "s3cr3t" not in line
     assert line.count("--set") == 1  # only the secret: the other params are journaled
+    shown = irkit(["incidents", "show", "inc-t", "--incidents-dir", elsewhere])
+    assert f"irkit run --resume inc-t --incidents-dir {elsewhere} --set webhook=..." in shown.stdout
     pasted = line.split("continue: ", 1)[1].split("  (replace", 1)[0]
     argv = shlex.split(pasted.replace("webhook=...", f"webhook={hook}"))[1:]
     done = irkit([*argv, "--kubeconfig", sim.kubeconfig_path])
