@@ -15,11 +15,9 @@ from pathlib import Path
 from irkit.errors import IrkitError
 from irkit.model.journal import Entry, RunEvent
 
-DEFAULT_PATH = Path("irkit-journal.jsonl")
-
 
 class Journal:
-    def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
     def append(self, entry: Entry | RunEvent) -> None:

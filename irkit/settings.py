@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from irkit.errors import UsageError
@@ -93,13 +94,30 @@ class S3Settings:
             raise UsageError(f"S3 concurrency must be >= 1, not {self.concurrency}")
 
 
+def state_home(env: Mapping[str, str] | None = None) -> Path:
+    """Where irkit keeps its state: ``$IRKIT_HOME``, else ``$XDG_STATE_HOME/irkit``, else
+    ``~/.local/state/irkit`` (the XDG default): the same folder whatever the working directory."""
+    env = os.environ if env is None else env
+    if env.get("IRKIT_HOME"):  # made absolute: the folder must not move with the cwd
+        return Path(env["IRKIT_HOME"]).expanduser().absolute()
+    xdg = env.get("XDG_STATE_HOME", "")
+    if xdg and Path(xdg).is_absolute():  # the XDG spec: a relative value is to be ignored
+        return Path(xdg) / "irkit"
+    return Path("~/.local/state/irkit").expanduser()
+
+
+def default_incidents_dir() -> str:
+    return str(state_home() / "incidents")
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """How ``irkit run`` (``irkit.engine``) runs a runbook."""
 
-    incidents_dir: str = "incidents"
-    """Folder holding ``<incident id>/`` (journal, evidence, RCA, lock), relative to the working
-    directory unless absolute."""
+    incidents_dir: str = field(default_factory=default_incidents_dir)
+    """Folder holding ``<incident id>/`` (journal, commands, evidence, RCA, lock); default
+    ``<state home>/incidents`` (``state_home``: ``$IRKIT_HOME``, ``$XDG_STATE_HOME/irkit`` or
+    ``~/.local/state/irkit``), never the working directory."""
     alert_max_bytes: int = MiB
     """Largest alert payload accepted, serialized as JSON: alert text is hostile input, and a
     bigger one is refused before any step runs."""

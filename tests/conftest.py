@@ -14,6 +14,27 @@ from irkit.sim import SimCluster
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "examples" / "scenarios" / "compromised-pod.yaml"
 CANARY = "IRKIT-CANARY-7f3a9c2e-DO-NOT-LEAK"
+# The scenario's own NetworkPolicy that lets frontend pods reach api-server: it makes any
+# isolation of api-server partial (policies add up).
+LEAKY_POLICY = "allow-frontend-to-api"
+
+
+@pytest.fixture(autouse=True)
+def irkit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test writes to the real state directory: IRKIT_HOME is the test's tmp_path, so an
+    incident's folder is ``tmp_path / "incidents" / ID``."""
+    monkeypatch.setenv("IRKIT_HOME", str(tmp_path))
+    for name in ("IRKIT_JOURNAL", "IRKIT_RUN_INCIDENTS_DIR", "IRKIT_INCIDENT"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def seal(sim: SimCluster) -> None:
+    """Delete the scenario's ``LEAKY_POLICY``, so that isolating api-server is complete."""
+    from kubernetes import client
+
+    api = client.NetworkingV1Api(api_client(sim.kubeconfig_path))
+    api.delete_namespaced_network_policy(LEAKY_POLICY, "production")
 
 
 @pytest.fixture
@@ -69,3 +90,40 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "AWS_ENDPOINT_URL_LOGS",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+def no_logs_kubeconfig(sim: SimCluster, path: Path) -> str:
+    """A kubeconfig (written at ``path``) for user ``intern``, whom RBAC lets read pods,
+    workloads, events and services but not pods/log: a collect by them is partial."""
+    from kubernetes import client
+
+    rbac = client.RbacAuthorizationV1Api(api_client(sim.kubeconfig_path))
+    read = ["get", "list"]
+    rbac.create_cluster_role(
+        {
+            "metadata": {"name": "no-logs"},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["pods", "namespaces", "events", "services"],
+                    "verbs": read,
+                },
+                {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": read},
+            ],
+        }
+    )
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": "no-logs"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "no-logs",
+            },
+            "subjects": [
+                {"kind": "User", "name": "intern", "apiGroup": "rbac.authorization.k8s.io"}
+            ],
+        }
+    )
+    sim.add_user("intern")
+    return sim.write_kubeconfig(path, user="intern")

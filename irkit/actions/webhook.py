@@ -79,10 +79,11 @@ def parse_url(url: str, what: str) -> WebhookUrl:
 
 
 def redact_url(text: str, *, always: bool = False) -> str:
-    """``text`` as ``scheme://host[:port]/…`` when it is a URL with a path, query, fragment or
-    credentials (where webhook tokens live); any other text unchanged (unless ``always``: a
-    known webhook URL is cut whatever its shape). The one URL redactor:
-    journals, run-start params, RCAs and ``irkit.io/command`` annotations all use it."""
+    """``text`` as ``scheme://host[:port]/…`` when it is a webhook-like URL: http(s) with a
+    path, query or fragment (where webhook tokens live), or any URL with credentials; any other
+    text unchanged, e.g. ``s3://bucket/prefix`` (where evidence went: the RCA needs it, and it
+    holds no secret). ``always``: a known webhook URL is cut whatever its shape. The one URL
+    redactor: journals, run-start params, RCAs and ``irkit.io/command`` annotations use it."""
     if "://" not in text and not always:
         return text
     try:
@@ -92,7 +93,10 @@ def redact_url(text: str, *, always: bool = False) -> str:
         return "?://?/…"
     if not always and (not parts.scheme or not parts.netloc):
         return text
-    secret = parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc
+    web = parts.scheme.lower() in ("http", "https")
+    secret = "@" in parts.netloc or (
+        web and (parts.path.strip("/") or parts.query or parts.fragment)
+    )
     if not secret and not always:
         return text
     host = parts.hostname or "?"
@@ -105,8 +109,8 @@ _SECRET_NAME = re.compile(r"token|secret|password|webhook|key", re.IGNORECASE)
 
 
 def is_secret(name: str, value: Any) -> bool:
-    """A param not fit for the journal or the RCA: a secret-sounding name, or a URL with a path
-    (webhook URLs carry their token in it)."""
+    """A param not fit for the journal or the RCA: a secret-sounding name, or a webhook-like
+    URL (``redact_url``: an http(s) URL with a path carries its token in it; s3:// does not)."""
     if value is None or value == "":
         return False
     return bool(_SECRET_NAME.search(name)) or (

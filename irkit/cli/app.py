@@ -14,6 +14,7 @@ import typer
 from irkit import __version__
 from irkit.cli.collect import collect, verify
 from irkit.cli.console import echo, install_log_handler
+from irkit.cli.incidents import incidents_app
 from irkit.cli.isolate import isolate, release
 from irkit.cli.preflight import preflight, rbac
 from irkit.cli.rca import rca
@@ -34,6 +35,7 @@ app = typer.Typer(
     context_settings=HELP_OPTIONS,
 )
 app.add_typer(sim_app, name="sim")
+app.add_typer(incidents_app, name="incidents")
 app.command()(isolate)
 app.command()(release)
 app.command()(scale)

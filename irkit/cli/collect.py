@@ -24,6 +24,7 @@ from irkit.cli.common import (
     Selector,
     TargetArg,
     check_output,
+    command_journal,
     command_line,
     connect_cluster,
     journaled,
@@ -32,7 +33,6 @@ from irkit.cli.common import (
 )
 from irkit.cli.console import echo, print_data, warn
 from irkit.cli.errors import reported_errors
-from irkit.journal import DEFAULT_PATH
 
 if TYPE_CHECKING:
     from irkit.actions.collect import CollectResult
@@ -51,7 +51,10 @@ def collect(
     target: TargetArg = None,
     namespace: Namespace = None,
     selector: Selector = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for bundles.")] = Path("evidence"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for bundles (default: the incident's evidence/)."),
+    ] = None,
     s3: Annotated[
         str | None, typer.Option("--s3", help="Also store the tarball at s3://BUCKET/PREFIX.")
     ] = None,
@@ -85,7 +88,7 @@ def collect(
     incident: Incident = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    journal: JournalPath = DEFAULT_PATH,
+    journal: JournalPath = None,
     output: Output = "text",
 ) -> None:
     """Collect logs, state, RBAC exposure and audit events into a hashed, packed bundle."""
@@ -124,7 +127,7 @@ def collect(
             result = run(
                 cluster,
                 tgt,
-                out_dir=out,
+                out_dir=out or command_journal(inc).parent / "evidence",
                 incident=inc,
                 concurrency=concurrency,
                 audit_sources=sources,

@@ -45,7 +45,13 @@ Kubeconfig = Annotated[
 ]
 Context = Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")]
 JournalPath = Annotated[
-    Path, typer.Option("--journal", envvar="IRKIT_JOURNAL", help="JSON-lines journal to append to.")
+    Path | None,
+    typer.Option(
+        "--journal",
+        envvar="IRKIT_JOURNAL",
+        help="JSON-lines journal to append to (default: the incident's commands.jsonl).",
+        show_default=False,
+    ),
 ]
 Incident = Annotated[
     str | None,
@@ -129,9 +135,10 @@ def _not_found_message(cluster: Cluster, target: Target) -> str | None:
 
 
 def redacted_argv() -> list[str]:
-    """``irkit`` and its arguments, each URL (or ``NAME=URL`` value) with a path, query or
-    credentials cut to ``scheme://host/…``: webhook URLs are secrets, and the command line is
-    journaled, annotated on objects and written to custody files."""
+    """``irkit`` and its arguments, each webhook-like URL (or ``NAME=URL`` value: http(s) with a
+    path, query or credentials) cut to ``scheme://host/…``: webhook URLs are secrets, and the
+    command line is journaled, annotated on objects and written to custody files. ``s3://``
+    URIs are kept: they say where the evidence went."""
     return ["irkit", *(redact_arg(a) for a in sys.argv[1:])]
 
 
@@ -163,37 +170,91 @@ def check_output(output: str) -> None:
         raise UsageError(f"--output must be text, json or yaml, not {output!r}")
 
 
+def incidents_dir() -> Path:
+    """The folder holding every incident: ``IRKIT_RUN_INCIDENTS_DIR``, else ``<state
+    home>/incidents`` ($IRKIT_HOME, $XDG_STATE_HOME/irkit or ~/.local/state/irkit)."""
+    from irkit.settings import RunSettings, from_env
+
+    return Path(from_env(RunSettings, "IRKIT_RUN_").incidents_dir)
+
+
+def command_journal(incident: str) -> Path:
+    """Where a command run by hand is journaled: its incident's ``commands.jsonl``; a command
+    that belongs to no incident (a release of nothing) goes to ``<incidents>/commands.jsonl``."""
+    from irkit.model.incident_paths import IncidentPaths
+
+    if not incident:
+        return incidents_dir() / "commands.jsonl"
+    return IncidentPaths.of(incident, incidents_dir()).commands
+
+
+def policy_incident(cluster: Cluster, target: Target) -> str:
+    """The incident recorded on irkit's quarantine policy for ``target`` (its
+    ``irkit.io/incident`` annotation), so a release is journaled where the isolate was; ""
+    when there is no such policy, or its annotation is not a valid incident id (cluster data)."""
+    from irkit.actions.isolate import policy_name
+    from irkit.actions.netpol import is_ours
+    from irkit.errors import IrkitError
+    from irkit.model.incident import check_incident_id
+
+    try:
+        policy = cluster.get("networkpolicies", target.namespace, policy_name(target))
+        if not is_ours(policy):
+            return ""
+        recorded = (policy["metadata"].get("annotations") or {}).get("irkit.io/incident")
+        return check_incident_id(recorded) if isinstance(recorded, str) and recorded else ""
+    except IrkitError:  # not found, forbidden, invalid id: release itself says what matters
+        return ""
+
+
+def scaled_incident(incidents: str) -> str:
+    """The incident of a restore: ``ScaleResult.incident`` when it names exactly one valid id
+    (the workloads' ``irkit.io/scaled-by-incident``), else ""."""
+    from irkit.errors import UsageError
+    from irkit.model.incident import check_incident_id
+
+    if not incidents or "," in incidents:
+        return ""
+    try:
+        return check_incident_id(incidents)
+    except UsageError:
+        return ""
+
+
 class Recorder:
     """What a mutating command did, filled in as it goes (see ``journaled``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, incident: str = "") -> None:
         from irkit.model.journal import Change
 
         self.changes: list[Change] = []
         self.outputs: dict[str, Any] = {}
         self.result = "ok"
         self.skip = False  # dry runs change nothing and are not journaled
+        self.incident = incident  # may be learnt on the way (release, restore: from the cluster)
 
 
 @contextmanager
 def journaled(
-    path: Path, command: str, actor: str, target: object, incident: str = ""
+    path: Path | None, command: str, actor: str, target: object, incident: str = ""
 ) -> Iterator[Recorder]:
-    """Append one journal entry for the command, whether it succeeds or fails half-way."""
+    """Append one journal entry for the command, whether it succeeds or fails half-way: to
+    ``path`` when given (``--journal``), else to the incident's ``commands.jsonl``, the
+    incident being ``rec.incident`` when the entry is written."""
     from irkit.errors import IrkitError
     from irkit.journal import Journal
     from irkit.model.journal import Entry
 
-    rec = Recorder()
+    rec = Recorder(incident)
 
     def write(result: str, error: str = "") -> None:
-        Journal(path).append(
+        Journal(path or command_journal(rec.incident)).append(
             Entry(
                 command=command,
                 actor=actor,
                 target=str(target),
                 result=result,
-                incident=incident,
+                incident=rec.incident,
                 argv=redacted_argv(),
                 changes=rec.changes,
                 outputs=rec.outputs,

@@ -21,11 +21,16 @@ from irkit.cli.common import (
     connect_cluster,
     journaled,
     names_suggested,
+    policy_incident,
     target_in,
 )
 from irkit.cli.console import echo, print_data, warn
 from irkit.cli.errors import reported_errors
-from irkit.journal import DEFAULT_PATH
+
+ISOLATE_REMEDY = (
+    "remedy: remove or narrow those policies; isolate with --strict to fail instead, or with "
+    "--scope pod --detach to take the pod out of their selectors"
+)
 
 
 def isolate(
@@ -58,7 +63,7 @@ def isolate(
     dry_run: DryRun = False,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    journal: JournalPath = DEFAULT_PATH,
+    journal: JournalPath = None,
     output: Output = "text",
 ) -> None:
     """Cut a workload off the network with a deny-all NetworkPolicy selecting exactly its pods."""
@@ -100,6 +105,9 @@ def isolate(
                 "partial": result.partial,
                 "leaks": [leak.to_json() for leak in result.leaks],
             }
+            rec.outputs["warnings"] = [f"isolation partial: {w}" for w in result.warnings]
+            if result.partial:
+                rec.outputs["warnings"].append(ISOLATE_REMEDY)
         _report_isolate(result, inc, output)
         if result.partial:
             raise _partial(result, tgt, inc, context)
@@ -175,21 +183,33 @@ def release(
     target: TargetArg = None,
     namespace: Namespace = None,
     selector: Selector = None,
+    incident: Annotated[
+        str | None,
+        typer.Option(
+            "--incident",
+            "-i",
+            envvar="IRKIT_INCIDENT",
+            help="Incident id (default: the one recorded on the quarantine policy).",
+        ),
+    ] = None,
     dry_run: DryRun = False,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    journal: JournalPath = DEFAULT_PATH,
+    journal: JournalPath = None,
     output: Output = "text",
 ) -> None:
     """Undo isolate: delete the quarantine policy, remove labels, restore detached labels."""
     from irkit.actions.release import release as run
+    from irkit.model.incident import check_incident_id
 
     with reported_errors():
         check_output(output)
         tgt = target_in(namespace, target, selector, kubeconfig, context)
+        inc = check_incident_id(incident) if incident else ""
         cluster = connect_cluster(kubeconfig, context)
+        inc = inc or policy_incident(cluster, tgt)
         with (
-            journaled(journal, "release", cluster.identity.user, tgt) as rec,
+            journaled(journal, "release", cluster.identity.user, tgt, inc) as rec,
             names_suggested(cluster, tgt),
         ):
             rec.skip = dry_run

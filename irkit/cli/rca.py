@@ -1,7 +1,7 @@
 """``irkit rca``: the RCA draft of an incident, from its journals and evidence manifests.
 
 Wiring only: ``irkit.render.rca`` reads and renders; this picks where the result goes. Markdown
-goes to ``incidents/<id>/rca.md`` unless ``--out`` says otherwise (``-`` for standard output);
+goes to ``<incidents>/<id>/rca.md`` unless ``--out`` says otherwise (``-`` for standard output);
 ``-o json`` prints the data behind the document instead, for machines.
 """
 
@@ -15,7 +15,6 @@ import typer
 from irkit.cli.common import Output, check_output
 from irkit.cli.console import dumps, echo, write
 from irkit.cli.errors import reported_errors
-from irkit.journal import DEFAULT_PATH
 
 
 def rca(
@@ -27,35 +26,40 @@ def rca(
         typer.Option("--template", help="Your Jinja2 template instead of irkit's (sandboxed)."),
     ] = None,
     journal: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--journal",
             envvar="IRKIT_JOURNAL",
-            help="Command journal to read the incident's hand-run commands from.",
+            help="Another command journal to read the incident's commands from (its own "
+            "commands.jsonl is always read).",
+            show_default=False,
         ),
-    ] = DEFAULT_PATH,
+    ] = None,
     incidents_dir: Annotated[
         Path | None,
         typer.Option(
             "--incidents-dir",
-            help="Folder holding <incident id>/ (default: IRKIT_RUN_INCIDENTS_DIR, or incidents).",
+            help="Folder holding <incident id>/ (default: IRKIT_RUN_INCIDENTS_DIR, or "
+            "$IRKIT_HOME/incidents).",
         ),
     ] = None,
     output: Output = "text",
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write here instead (default incidents/<id>/rca.md; - prints)."),
+        typer.Option(
+            "--out", help="Write here instead (default <incident folder>/rca.md; - prints)."
+        ),
     ] = None,
 ) -> None:
     """Write the RCA draft: summary, detection, timeline, containment and its undo, evidence
     hashes, and the sections to fill in (root cause, remediation, validation, documentation)."""
+    from irkit.cli.common import incidents_dir as default_incidents_dir
     from irkit.model.incident_paths import IncidentPaths
     from irkit.render.rca import build_rca, render_markdown, write_atomically
-    from irkit.settings import RunSettings, from_env
 
     with reported_errors():
         check_output(output)
-        folder = incidents_dir or Path(from_env(RunSettings, "IRKIT_RUN_").incidents_dir)
+        folder = incidents_dir or default_incidents_dir()
         paths = IncidentPaths.of(incident, folder)
         data = build_rca(paths, command_journal=journal)
         if output != "text":

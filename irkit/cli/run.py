@@ -1,9 +1,9 @@
 """``irkit run``: run a runbook (or plan it with ``--dry-run``, or resume it with ``--resume``).
 
 Exit codes (docs/cli.md): 0 completed; 3 stopped before a step that needs approval, or
-completed with failed ``on_failure: continue`` steps; a failed run exits with its error's code
-(4 not found, 5 forbidden, 1 other); 2 for bad input (params, alert, templates) before any step
-ran; 1 when another run holds the incident.
+completed with failed ``on_failure: continue`` steps or with partial steps; a failed run exits
+with its error's code (4 not found, 5 forbidden, 1 other); 2 for bad input (params, alert,
+templates) before any step ran; 1 when another run holds the incident.
 """
 
 from __future__ import annotations
@@ -60,7 +60,11 @@ def run(
     ] = False,
     incidents_dir: Annotated[
         Path | None,
-        typer.Option("--incidents-dir", help="Folder holding <id>/ (default: incidents)."),
+        typer.Option(
+            "--incidents-dir",
+            help="Folder holding <id>/ (default: IRKIT_RUN_INCIDENTS_DIR, or "
+            "$IRKIT_HOME/incidents).",
+        ),
     ] = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -70,7 +74,7 @@ def run(
     ] = None,
     output: Output = "text",
 ) -> None:
-    """Run a runbook's steps in order, journaled in incidents/ID/; --dry-run shows the plan."""
+    """Run a runbook's steps in order, journaled in the incident's folder; --dry-run plans."""
     from dataclasses import replace
 
     from irkit.cli.run_wiring import adapters, read_alert
@@ -99,8 +103,8 @@ def run(
                     raise NotFound(
                         f"incident {inc} has no run to resume (no journal in "
                         f"{settings.incidents_dir}/{inc}/)",
-                        hint="irkit run works in the folder holding incidents/, or give "
-                        "--incidents-dir",
+                        hint="irkit incidents lists the known ones; check --incidents-dir "
+                        "and IRKIT_HOME",
                     )
                 runbook = Path(path)
         elif runbook is None:
@@ -155,6 +159,7 @@ def _print_plan(result: RunResult) -> None:
 
 
 def _exit(result: RunResult) -> None:
+    from irkit.engine.result import resume_line
     from irkit.errors import PartialError
 
     if result.status == "failed" and result.error is not None:
@@ -168,6 +173,14 @@ def _exit(result: RunResult) -> None:
         raise PartialError(
             f"completed, but these steps failed (on_failure: continue): "
             f"{', '.join(result.failed_steps)}",
-            hint="the journal has each error; fix the cause, then irkit run --resume "
-            f"{result.incident} runs the failed steps again",
+            hint="the journal has each error; fix the cause, then "
+            f"{resume_line(result.incident, result.resume_args, yes=False)} runs the failed "
+            "steps again",
+        )
+    if result.partial_steps:
+        raise PartialError(
+            "completed, but these steps did only part of their job: "
+            f"{', '.join(result.partial_steps)}",
+            hint="the WARNING lines above (also in the journal and the RCA) say what is missing;"
+            " a step with require: complete fails instead",
         )

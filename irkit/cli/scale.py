@@ -19,11 +19,11 @@ from irkit.cli.common import (
     connect_cluster,
     journaled,
     names_suggested,
+    scaled_incident,
     target_in,
 )
 from irkit.cli.console import console, echo, print_data
 from irkit.cli.errors import reported_errors
-from irkit.journal import DEFAULT_PATH
 
 if TYPE_CHECKING:
     from irkit.actions.scale import HpaChange, ScaleResult
@@ -66,7 +66,7 @@ def scale(
     dry_run: DryRun = False,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    journal: JournalPath = DEFAULT_PATH,
+    journal: JournalPath = None,
     incident: Incident = None,
     output: Output = "text",
 ) -> None:
@@ -127,8 +127,16 @@ def restore(
     dry_run: DryRun = False,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
-    journal: JournalPath = DEFAULT_PATH,
-    incident: Incident = None,
+    journal: JournalPath = None,
+    incident: Annotated[
+        str | None,
+        typer.Option(
+            "--incident",
+            "-i",
+            envvar="IRKIT_INCIDENT",
+            help="Incident id (default: the one recorded on the workload by scale).",
+        ),
+    ] = None,
     output: Output = "text",
 ) -> None:
     """Undo scale: put back the recorded replicas and HPAs, then remove the records.
@@ -153,6 +161,7 @@ def restore(
             result = run(
                 cluster, tgt, wait=wait, wait_timeout=timeout, dry_run=dry_run, changes=rec.changes
             )
+            rec.incident = rec.incident or scaled_incident(result.incident)
             rec.result = "ok" if result.changed else "unchanged"
             rec.outputs = result.to_json()
         _report(result, tgt, output)

@@ -7,6 +7,7 @@ own. Remote text is cut to ``MAX_REMOTE`` characters: cluster data is not truste
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ class RequestInfo:
     namespace: str
     name: str
     user: str
+    kubectl: tuple[str, ...] = ()  # --context/--kubeconfig as given, so a TIP works when pasted
 
 
 def cut(text: str, limit: int = MAX_REMOTE) -> str:
@@ -62,8 +64,12 @@ def from_status(code: int, body: bytes | str, headers: Any, req: RequestInfo) ->
         return Forbidden(
             f'forbidden: user "{req.user}" may not {req.verb} {req.resource}{where} ({message})',
             status=code,
-            hint=f"check with: kubectl auth can-i {req.verb} {req.resource}"
-            + (f" -n {req.namespace}" if req.namespace else ""),
+            hint="check with: "
+            + shlex.join(
+                ["kubectl", "auth", "can-i", req.verb, req.resource]
+                + (["-n", req.namespace] if req.namespace else [])
+                + list(req.kubectl)
+            ),
         )
     if code == 401:
         return Forbidden(

@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
@@ -61,11 +62,26 @@ def connect(settings: ClusterSettings | None = None) -> KubeCluster:
     return KubeCluster(transport, Identity(creds.user, creds.context, creds.server), settings)
 
 
+def kubectl_flags(settings: ClusterSettings) -> tuple[str, ...]:
+    """The kubectl flags that reach the same cluster as the user: ``--context`` when one was
+    given, ``--kubeconfig`` when given and not the default file."""
+    flags: tuple[str, ...] = ()
+    if (
+        settings.kubeconfig
+        and Path(settings.kubeconfig).expanduser() != Path("~/.kube/config").expanduser()
+    ):
+        flags += ("--kubeconfig", settings.kubeconfig)
+    if settings.context:
+        flags += ("--context", settings.context)
+    return flags
+
+
 class KubeCluster:
     def __init__(self, transport: Transport, identity: Identity, settings: ClusterSettings) -> None:
         self._transport = transport
         self.identity = identity
         self.settings = settings
+        self._kubectl = kubectl_flags(settings)
 
     # ---- the port ----------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str, subresource: str = "") -> Obj:
@@ -192,7 +208,7 @@ class KubeCluster:
         self, verb: str, rt: ResourceType, namespace: str, name: str, sub: str = ""
     ) -> RequestInfo:
         resource = f"{rt.plural}/{sub}" if sub else rt.plural
-        return RequestInfo(verb, resource, namespace, name, self.identity.user)
+        return RequestInfo(verb, resource, namespace, name, self.identity.user, self._kubectl)
 
     def _json(
         self,

@@ -25,13 +25,13 @@ from tenacity import (
     stop_before_delay,
 )
 
-from irkit.actions.webhook import redact_url
+from irkit.actions.webhook import REDACTED, journaled_params, redact_url
 from irkit.engine.journal import EventSink
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
-from irkit.engine.result import RunResult, StepReport
+from irkit.engine.result import RunResult, StepReport, resume_line
 from irkit.engine.steps import StepCall, StepOutcome, runner_for
-from irkit.errors import IrkitError, NotifyError, Unavailable
+from irkit.errors import IrkitError, NotifyError, PartialError, Unavailable
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import RUN_END, STEP_CHANGE, STEP_END, STEP_START, Change, RunEvent
 from irkit.runbook.model import Action, Runbook, Step
@@ -109,13 +109,26 @@ class Execution:
 
     def end(self, status: str, *, awaiting: str = "", error: IrkitError | None = None) -> RunResult:
         failed = [r.id for r in self.reports if r.status == "failed"]
-        data: dict[str, Any] = {"failed": failed}
+        partial = [r.id for r in self.reports if r.status == "partial"]
+        data: dict[str, Any] = {"failed": failed, "partial": partial}
         if awaiting:
             data["awaiting_approval"] = awaiting
         self.event(RUN_END, status=status, data=data, error=str(error) if error else "")
         journal = getattr(self.journal, "path", None)
         name = self.runbook.metadata.name
-        return RunResult(self.incident, name, status, self.reports, journal, awaiting, error)
+        args = self.resume_args()
+        return RunResult(self.incident, name, status, self.reports, journal, awaiting, error, args)
+
+    def resume_args(self) -> tuple[str, ...]:
+        """What ``irkit run --resume`` must be given again: a ``--set NAME=...`` placeholder
+        per secret param (journaled as <redacted>), and a non-default ``--incidents-dir``."""
+        params = journaled_params(self.context.get("params") or {})
+        args: list[str] = []
+        if self.settings.incidents_dir != RunSettings().incidents_dir:
+            args += ["--incidents-dir", self.settings.incidents_dir]
+        for name in sorted(k for k, v in params.items() if v == REDACTED):
+            args += ["--set", f"{name}=..."]
+        return tuple(args)
 
     # ---- one step --------------------------------------------------------------------------
     def step(self, step: Step, prefix: str) -> tuple[StepReport, IrkitError | None]:
@@ -143,8 +156,21 @@ class Execution:
             self.event(STEP_END, step, status="failed", changes=call.changes, error=bug)
             self.event(RUN_END, status="failed", error=f"internal error in step {step.id}")
             raise
+        for warning in outcome.warnings:
+            self.out(f"{prefix}: WARNING {warning}")
+        if outcome.status == "partial" and step.require == "complete":
+            incomplete = PartialError(
+                f"step {step.id!r} ({step.action}) did only part of its job and the runbook "
+                f"requires it complete: {outcome.note}",
+                hint="the warnings above (and in the journal) say what is missing",
+            )
+            rendered = prepared.rendered
+            report = self.failed(step, prefix, incomplete, call.changes, rendered, began, outcome)
+            return report, incomplete
         seconds = round(time.monotonic() - began, 3)
         data: dict[str, Any] = {"outputs": outcome.outputs, "note": outcome.note}
+        if outcome.warnings:
+            data["warnings"] = list(outcome.warnings)
         if approval:
             data["approval"] = approval
         self.event(STEP_END, step, status=outcome.status, data=data, changes=call.changes)
@@ -160,6 +186,7 @@ class Execution:
             plan=outcome.plan | needs,
             note=outcome.note,
             seconds=seconds,
+            warnings=list(outcome.warnings),
         ), None
 
     def failed(
@@ -170,24 +197,31 @@ class Execution:
         changes: list[Change],
         rendered: dict[str, Any],
         began: float,
+        outcome: StepOutcome | None = None,
     ) -> StepReport:
-        self.event(STEP_END, step, status="failed", changes=changes, error=str(e))
+        """A failed step; ``outcome`` when it was a partial one under ``require: complete``."""
+        warnings = list(outcome.warnings) if outcome else []
+        outputs = dict(outcome.outputs) if outcome else {}
+        data: dict[str, Any] = {"outputs": outputs, "warnings": warnings} if outcome else {}
+        self.event(STEP_END, step, status="failed", data=data, changes=changes, error=str(e))
         then = "continuing (on_failure: continue)" if step.on_failure == "continue" else "abort"
         self.out(f"{prefix}: failed - {e} [{then}]")
         return StepReport(
             step.id,
             str(step.action),
             "failed",
+            outputs,
             changes=list(changes),
             error=str(e),
             rendered=redact(step.action, rendered),
             seconds=round(time.monotonic() - began, 3),
+            warnings=warnings,
         )
 
     def awaiting(self, step: Step, prefix: str, why: str, rendered: dict[str, Any]) -> StepReport:
         """Stop before the step: journaled as awaiting-approval, resumable with --yes."""
         line = f"needs approval: {why}"
-        resume = f"irkit run --resume {self.incident} --yes"
+        resume = resume_line(self.incident, self.resume_args(), yes=True)
         self.out(f"{prefix}: awaiting approval ({why}); continue with: {resume}")
         self.event(STEP_END, step, status="awaiting-approval", error=line)
         shown = redact(step.action, rendered)
@@ -228,7 +262,16 @@ class Execution:
             dry_run=self.dry_run,
             started=self.interrupted.get(prepared.step.id),
             changes=changes,
+            run_status=self.status_now(step),
         )
+
+    def status_now(self, step: Step) -> str:
+        """The run's status as ``step`` runs: its last step runs only in a run that did not
+        abort, so the run is completed once it ends (a failed continue-step, a partial one,
+        are listed in the RCA on their own); any earlier step: in progress."""
+        if step.id == self.runbook.steps[-1].id:
+            return "completed"
+        return f"in progress (written by step {step.id})"
 
     def attempts(
         self,

@@ -67,8 +67,8 @@ def run(
         if not paths.journal.exists():  # checked before the lock creates the folder
             raise NotFound(
                 f"incident {incident} has no run to resume ({paths.journal} does not exist)",
-                hint="check --resume ID (and the folder irkit runs in: incidents/ is relative "
-                "to it, or --incidents-dir)",
+                hint="check --resume ID (irkit incidents lists them), --incidents-dir and "
+                "IRKIT_HOME",
             )
         with incident_lock(paths):
             return _resume(

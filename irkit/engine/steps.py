@@ -49,6 +49,7 @@ class StepCall:
     dry_run: bool = False
     started: datetime | None = None  # when an interrupted attempt of this step began (resume)
     changes: list[Change] = field(default_factory=list)
+    run_status: str = ""  # what the run is as this step runs (the rca step's Status line)
 
     @property
     def tgt(self) -> Target:
@@ -58,13 +59,18 @@ class StepCall:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    status: str  # ok, unchanged, dry-run
+    status: str  # ok, unchanged, partial, dry-run
     outputs: dict[str, Any]
     note: str = ""
     plan: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # printed, journaled, in the RCA
 
 
 StepRunner = Callable[[StepCall], StepOutcome]
+ISOLATE_REMEDY = (
+    "remedy: remove or narrow those policies; isolate with strict: true to fail instead, or "
+    "with scope: pod and detach: true to take the pod out of their selectors"
+)
 
 
 def runner_for(action: Action) -> StepRunner:
@@ -91,10 +97,20 @@ def runner_for(action: Action) -> StepRunner:
             assert_never(action)
 
 
-def _status(call: StepCall) -> str:
+def _status(call: StepCall, partial: bool = False) -> str:
+    """dry-run; partial when the action did only part of its job; else ok or unchanged."""
     if call.dry_run:
         return "dry-run"
+    if partial:
+        return "partial"
     return "ok" if call.changes else "unchanged"
+
+
+def _brief(items: list[str], most: int = 10) -> list[str]:
+    """At most ``most`` warnings, and how many more there were."""
+    if len(items) <= most:
+        return items
+    return [*items[:most], f"... and {len(items) - most} more"]
 
 
 def _plan(call: StepCall, **extra: Any) -> dict[str, Any]:
@@ -120,8 +136,16 @@ def _isolate(call: StepCall) -> StepOutcome:
     )
     r = isolate(call.adapters.cluster, call.tgt, req, call.changes)
     outputs = {"policy": r.policy_name, "namespace": r.namespace, "pods": r.pods}
+    # Other policies that still let traffic reach the pods: isolation is partial.
+    partial = bool(getattr(r, "partial", bool(r.warnings)))
+    warnings = [f"isolation partial: {w}" for w in r.warnings]
+    if partial:
+        warnings.append(ISOLATE_REMEDY)
     note = f"networkpolicy/{r.policy_name} {r.status}; {len(r.pods)} pod(s) isolated"
-    return StepOutcome(_status(call), outputs, note, _plan(call, objects=[r.policy]))
+    if partial:
+        note += " (partial: other NetworkPolicies still allow traffic)"
+    plan = _plan(call, objects=[r.policy])
+    return StepOutcome(_status(call, partial), outputs, note, plan, warnings)
 
 
 def _release(call: StepCall) -> StepOutcome:
@@ -167,9 +191,12 @@ def _collect(call: StepCall) -> StepOutcome:
         "nodes": nodes,
     }
     note = f"{len(result.pods)} pod(s), {len(bundle.manifest.files)} files -> {uri}"
+    warnings = []
     if result.failures:
         note += f" ({len(result.failures)} could not be read: see the manifest)"
-    return StepOutcome("ok", outputs, note)
+        warnings = _brief([f"not collected: {f.artifact} ({f.reason})" for f in result.failures])
+    status = "partial" if result.failures else "ok"  # collect changes nothing, yet does work
+    return StepOutcome(status, outputs, note, warnings=warnings)
 
 
 def _scale(call: StepCall) -> StepOutcome:
@@ -199,9 +226,12 @@ def _scale(call: StepCall) -> StepOutcome:
         )
     workloads = r.to_json()["workloads"]
     note = ", ".join(f"{w.ref} {w.before}->{w.after} ({w.status})" for w in r.workloads)
+    warnings = []
     if r.skipped:
         note += f"; not scalable, left running: {', '.join(r.skipped)}"
-    return StepOutcome(_status(call), {"workloads": workloads}, note, _plan(call))
+        warnings = [f"{ref} matched and kept running: it cannot be scaled" for ref in r.skipped]
+    status = _status(call, bool(r.skipped))
+    return StepOutcome(status, {"workloads": workloads}, note, _plan(call), warnings)
 
 
 def _label(call: StepCall) -> StepOutcome:
@@ -266,5 +296,5 @@ def _rca(call: StepCall) -> StepOutcome:
     if call.dry_run:
         return StepOutcome("dry-run", {"path": str(out)}, f"would write {out}", {"path": str(out)})
     template = call.runbook_dir / inp.template if inp.template else None
-    path = write_rca(call.paths, template=template, out=out)
+    path = write_rca(call.paths, template=template, out=out, status=call.run_status or None)
     return StepOutcome("ok", {"path": str(path)}, f"wrote {path}")

@@ -1,9 +1,15 @@
-"""Where an incident's files live: ``incidents/<id>/`` beside the working directory by default.
+"""Where an incident's files live: ``<state home>/incidents/<id>/``.
 
-incidents/<id>/journal.jsonl   the run's events (see irkit.model.journal)
-incidents/<id>/evidence/       bundles collected by the run
-incidents/<id>/rca.md          the RCA draft
-incidents/<id>/.lock           held while a run is in progress (one run per incident)
+The state home is ``$IRKIT_HOME``, else ``$XDG_STATE_HOME/irkit``, else ``~/.local/state/irkit``
+(``irkit.settings.state_home``, resolved at the entry points; ``--incidents-dir`` or
+``IRKIT_RUN_INCIDENTS_DIR`` point elsewhere). Never the working directory: a responder who
+changes folders still finds the incident.
+
+<id>/journal.jsonl    the run's events (see irkit.model.journal)
+<id>/commands.jsonl   entries of the commands run by hand for it (isolate, release, scale, ...)
+<id>/evidence/        bundles collected for it
+<id>/rca.md           the RCA draft
+<id>/.lock            held while a run is in progress (one run per incident)
 """
 
 from __future__ import annotations
@@ -20,12 +26,17 @@ class IncidentPaths:
     incident: str
 
     @classmethod
-    def of(cls, incident: str, base: Path = Path("incidents")) -> IncidentPaths:
+    def of(cls, incident: str, base: Path) -> IncidentPaths:
+        """``base``: the folder holding every incident (``RunSettings.incidents_dir``)."""
         return cls(base / check_incident_id(incident), incident)
 
     @property
     def journal(self) -> Path:
         return self.root / "journal.jsonl"
+
+    @property
+    def commands(self) -> Path:
+        return self.root / "commands.jsonl"
 
     @property
     def evidence(self) -> Path:

@@ -50,12 +50,20 @@ class Entry:
 # when the process died: ``irkit run --resume`` continues from the last step-end).
 RUN_START = "run-start"  # runbook {name, path, sha256}, params, alert, actor, dry_run
 STEP_START = "step-start"  # step, action, with (rendered), attempt
-STEP_END = "step-end"  # step, status, outputs, changes, error
+STEP_END = "step-end"  # step, status, data {outputs, note, warnings}, changes, error
 RUN_END = "run-end"  # status: completed | failed | stopped (awaiting approval)
 # One object changed, written the moment the action changes it: if the process dies before
 # step-end, the journal (and so the RCA) still says what was changed, before and after.
 STEP_CHANGE = "step-change"  # changes: [the one change]
-STEP_STATUSES = ("ok", "unchanged", "failed", "skipped", "awaiting-approval", "dry-run")
+STEP_STATUSES = (
+    "ok",
+    "unchanged",
+    "partial",  # the action did only part of its job: data.warnings says what is missing
+    "failed",
+    "skipped",
+    "awaiting-approval",
+    "dry-run",
+)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """The RCA draft: an incident's journals and evidence manifests in, a Markdown document out.
 
-    data = build_rca(IncidentPaths.of("inc-42"), command_journal=Path("irkit-journal.jsonl"))
+    paths = IncidentPaths.of("inc-42", Path(settings.incidents_dir))
+    data = build_rca(paths)                           # + command_journal=Path("old.jsonl")
     text = render_markdown(data)                      # or render_markdown(data, Path("ours.md.j2"))
-    path = write_rca(IncidentPaths.of("inc-42"))      # incidents/inc-42/rca.md (the rca step)
+    path = write_rca(paths)                           # <id>/rca.md (the rca step)
 
-Sources: the run journal (``incidents/<id>/journal.jsonl``, RunEvents), optionally the command
-journal (Entries of that incident), and every bundle a collect recorded or that lies under
-``incidents/<id>/evidence/``. Templates see one variable, ``rca`` (an ``RcaData``), and the
+Sources: the run journal (``<id>/journal.jsonl``, RunEvents), the incident's command journal
+(``<id>/commands.jsonl``: Entries of the commands run by hand) and optionally another one
+(``--journal``: its entries of that incident), and every bundle a collect recorded or that lies
+under ``<id>/evidence/``. Templates see one variable, ``rca`` (an ``RcaData``), and the
 filters of ``irkit.render.markdown``; they run in Jinja2's immutable sandbox.
 """
 
@@ -36,7 +38,14 @@ from irkit.model.journal import (
 from irkit.render import markdown
 from irkit.render.rca_actions import CONTAINS, LIFTS, entry_target, step_target, summarize, undo
 from irkit.render.rca_alert import detection, text
-from irkit.render.rca_data import Affected, Containment, RcaData, StepFailure, TimelineRow
+from irkit.render.rca_data import (
+    Affected,
+    Containment,
+    RcaData,
+    StepFailure,
+    StepWarning,
+    TimelineRow,
+)
 from irkit.render.rca_evidence import bundles
 from irkit.render.rca_journal import command_entries, run_events
 
@@ -54,10 +63,18 @@ def build_rca(
     *,
     command_journal: Path | None = None,
     clock: Clock = lambda: datetime.now(UTC),
+    status: str | None = None,
 ) -> RcaData:
+    """``status``: what the run says of itself when its own ``rca`` step writes the draft
+    (before its run-end is journaled); None reads it from the journal."""
     notes: list[str] = []
     events = run_events(paths.journal, notes)
-    entries = command_entries(command_journal, paths.incident, notes) if command_journal else []
+    journals = [paths.commands, *([command_journal] if command_journal else [])]
+    entries = [
+        entry
+        for journal in {j.resolve(): j for j in journals}.values()  # each file once
+        for entry in command_entries(journal, paths.incident, notes)
+    ]
     if not paths.root.is_dir() and not entries:
         where = f" and no entry for it in {command_journal}" if command_journal else ""
         raise NotFound(
@@ -76,16 +93,20 @@ def build_rca(
     found = detection(first.get("alert"))
     times = [r.time for r in builder.timeline()]
     actors = [text(e.data.get("actor")) for e in starts] + [e.actor for e in entries]
+    generated_at = clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ended_at = ends[-1].time if ends else (times[-1] if times and not starts else "")
+    if status is not None:  # written from inside the run: earlier run-ends are not its end
+        ended_at = generated_at if status == "completed" else ""
     return RcaData(
         incident=paths.incident,
-        generated_at=clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        generated_at=generated_at,
         runbook=text(runbook.get("name"), 200),
         runbook_path=text(runbook.get("path"), 500),
         runbook_sha256=text(runbook.get("sha256"), 100),
         severity=text(first.get("severity") or runbook.get("severity"), 100) or found.severity,
-        status=_status(events, ends, entries),
+        status=text(status, 200) if status is not None else _status(events, ends, entries),
         started_at=starts[0].time if starts else (times[0] if times else ""),
-        ended_at=ends[-1].time if ends else (times[-1] if times and not starts else ""),
+        ended_at=ended_at,
         actor=", ".join(dict.fromkeys(a for a in actors if a)),
         dry_run=first.get("dry_run") is True,
         params=journaled_params(_dict(first.get("params"))),  # older journals: secrets too
@@ -95,6 +116,7 @@ def build_rca(
         containment=builder.sorted(builder.containment),
         evidence=bundles(paths, builder.collected),
         failures=tuple(builder.failures),
+        warnings=tuple(builder.warnings),
         notes=tuple(notes),
     )
 
@@ -116,9 +138,11 @@ def write_rca(
     template: Path | None = None,
     command_journal: Path | None = None,
     out: Path | None = None,
+    status: str | None = None,
 ) -> Path:
     """Write the draft to ``out`` (default ``incidents/<id>/rca.md``) atomically; return it."""
-    document = render_markdown(build_rca(paths, command_journal=command_journal), template)
+    data = build_rca(paths, command_journal=command_journal, status=status)
+    document = render_markdown(data, template)
     target = out or paths.rca
     write_atomically(target, document)
     return target
@@ -159,6 +183,7 @@ class _Builder:
         self.containment: list[tuple[Any, int, Containment]] = []
         self.collected: list[tuple[str, dict[str, Any]]] = []
         self.failures: list[StepFailure] = []
+        self.warnings: list[StepWarning] = []
         self._with: dict[str, dict[str, Any]] = {}
         self._journaled: set[str] = set()  # steps whose changes came as step-change events
         self._last = datetime.min.replace(tzinfo=UTC)
@@ -188,6 +213,9 @@ class _Builder:
             return
         if status == "failed":
             self.failures.append(StepFailure(e.time, e.step, e.action, text(e.error, 1000)))
+        warnings = _warnings(e.data)
+        for w in warnings:
+            self.warnings.append(StepWarning(e.time, e.step, e.action, status, w))
         if e.step not in self._journaled:  # journals from before step-change events existed
             self._changes(key, e.time, e.step, e.changes)
         self._journaled.discard(e.step)
@@ -195,7 +223,7 @@ class _Builder:
             return
         if e.action in CONTAINS or e.action in LIFTS:
             target = step_target(self._with.get(e.step, {}))
-            self._contain(key, e.time, e.step, e.action, target, status, e.changes)
+            self._contain(key, e.time, e.step, e.action, target, status, e.changes, warnings)
         if e.action == "collect":
             self.collected.append((e.step, _outputs(e.data)))
 
@@ -206,9 +234,12 @@ class _Builder:
         row = TimelineRow(e.time, "command", "", e.command, e.result, _clip(detail), "command")
         self.rows.append((*key, row))
         self._changes(key, e.time, via, e.changes)
+        warnings = _warnings(e.outputs)
+        for w in warnings:
+            self.warnings.append(StepWarning(e.time, via, e.command, e.result, w))
         if e.command in CONTAINS or e.command in LIFTS:
             target = entry_target(e.target)
-            self._contain(key, e.time, via, e.command, target, e.result, e.changes)
+            self._contain(key, e.time, via, e.command, target, e.result, e.changes, warnings)
         if e.command == "collect" and e.outputs:
             self.collected.append((via, e.outputs))
 
@@ -226,11 +257,12 @@ class _Builder:
         target: list[str],
         status: str,
         changes: list[Change],
+        warnings: tuple[str, ...] = (),
     ) -> None:
         lifts = action in LIFTS
         command = "" if lifts else undo(action, target, changes, self.incident)
         shown = " ".join(target)
-        row = Containment(time, via, action, shown, status, command, lifts)
+        row = Containment(time, via, action, shown, status, command, lifts, warnings)
         self.containment.append((*key, row))
 
     def _detail(self, e: RunEvent) -> str:
@@ -254,6 +286,7 @@ class _Builder:
                     text(e.error, MAX_DETAIL) if e.error else "",
                     _approval(data),
                     f"{len(e.changes)} change(s)" if e.changes else "",
+                    f"{len(_warnings(data))} warning(s)" if _warnings(data) else "",
                     f"outputs {text(outputs)}" if outputs and not e.error else "",
                 ]
             case "step-change":
@@ -280,6 +313,14 @@ def _approval(data: dict[str, Any]) -> str:
         return ""
     who, how = approval.get("by"), approval.get("how")
     return "approved" + (f" by {text(who)}" if who else "") + (f" ({text(how)})" if how else "")
+
+
+def _warnings(data: dict[str, Any]) -> tuple[str, ...]:
+    """``data["warnings"]`` of a step-end (or a command's outputs): the strings only, clipped."""
+    raw = data.get("warnings")
+    if not isinstance(raw, list):
+        return ()
+    return tuple(text(w, 1000) for w in raw[:50] if isinstance(w, str))
 
 
 def _clip(value: str) -> str:

@@ -55,7 +55,7 @@ def entry_target(target: str) -> list[str]:
 def undo(action: str, target: list[str], changes: list[Change], incident: str) -> str:
     match action:
         case "isolate":
-            return command("irkit", "release", *target)
+            return command("irkit", "release", *target, *(["-i", incident] if incident else []))
         case "scale":
             return command("irkit", "restore", *target, *(["-i", incident] if incident else []))
         case "cordon":

@@ -65,6 +65,7 @@ class Containment:
     status: str
     undo: str  # the command that undoes it ("" for the actions that lift containment)
     lifts: bool = False  # release, restore, uncordon: containment taken back
+    warnings: tuple[str, ...] = ()  # what it could not do, e.g. "isolation partial: ..."
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,17 @@ class StepFailure:
 
 
 @dataclass(frozen=True)
+class StepWarning:
+    """A step (or command) that did only part of its job, and what it could not do."""
+
+    time: str
+    step: str  # the step id, or "irkit <command>"
+    action: str
+    status: str  # partial, or failed (require: complete)
+    warning: str
+
+
+@dataclass(frozen=True)
 class RcaData:
     incident: str
     generated_at: str
@@ -127,6 +139,7 @@ class RcaData:
     containment: tuple[Containment, ...] = ()
     evidence: tuple[EvidenceBundle, ...] = ()
     failures: tuple[StepFailure, ...] = ()
+    warnings: tuple[StepWarning, ...] = ()
     notes: tuple[str, ...] = ()  # journal lines that could not be read, and the like
 
     @property

@@ -262,6 +262,11 @@ class Step(Strict):
     when it is true, and is journaled as skipped otherwise."""
     on_failure: Literal["abort", "continue"] = "abort"
     """abort (stop the run) or continue (journal the failure, go on with the next step)."""
+    require: Literal["complete", "partial"] = "partial"
+    """partial (the default): a step whose action did only part of its job (a collect that
+    could not read some logs, an isolate that another NetworkPolicy still lets traffic
+    through) is journaled as partial, the run goes on and exits 3. complete: such a step
+    fails instead, and ``on_failure`` decides what happens next."""
     retries: int = Field(default=0, ge=0, le=10)
     """Extra attempts on transient errors (timeouts, 429, 5xx) only, 0 to 10."""
     timeout: float = Field(default=300, gt=0, le=86400)

@@ -102,9 +102,8 @@ def test_collect_to_s3_then_verify(
     custody = json.loads((folder / "custody.json").read_text())
     assert custody["aws_caller_identity"]["Arn"].startswith("arn:aws:")
     assert custody["collector"]["command"].startswith("irkit collect deployment/api-server")
-    journal = [
-        json.loads(line) for line in (tmp_path / "irkit-journal.jsonl").read_text().splitlines()
-    ]
+    commands = tmp_path / "incidents" / "inc-cli" / "commands.jsonl"  # IRKIT_HOME=tmp_path
+    journal = [json.loads(line) for line in commands.read_text().splitlines()]
     assert journal[-1]["command"] == "collect" and journal[-1]["outputs"]["sha256"] == sha256
 
     for where in (str(tarball), str(folder), f"s3://{BUCKET}/{key}"):

@@ -34,7 +34,9 @@ def test_isolate_then_release_with_journal(sim: SimCluster, tmp_path: Path) -> N
 
     entries = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [e["command"] for e in entries] == ["isolate", "isolate", "release"]
+    # allow-frontend-to-api still lets traffic in: the isolation is partial
     assert [e["result"] for e in entries] == ["partial", "partial", "ok"]
+    assert [e["incident"] for e in entries] == ["inc-7"] * 3  # release: from the policy
     created = entries[0]["changes"][0]
     assert created["action"] == "create" and created["kind"] == "NetworkPolicy"
     assert created["after"]["spec"]["policyTypes"] == ["Ingress", "Egress"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import seal
 from typer.testing import CliRunner, Result
 
 from irkit.cli.app import app
@@ -54,6 +55,7 @@ def get(sim: SimCluster, kind: str, name: str) -> dict[str, Any]:
 
 
 def test_run_with_yes_completes(sim: SimCluster, tmp_path: Path) -> None:
+    seal(sim)  # isolating api-server is complete
     result = irkit(sim, "run", CONTAIN, "--alert-file", MINER, "-i", "inc-7", "--yes", "-o", "json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -67,6 +69,7 @@ def test_run_with_yes_completes(sim: SimCluster, tmp_path: Path) -> None:
 def test_without_a_terminal_it_stops_then_resume_yes_finishes(
     sim: SimCluster, tmp_path: Path
 ) -> None:
+    seal(sim)  # isolating api-server is complete
     first = irkit(sim, "run", CONTAIN, "--alert-file", MINER, "-i", "inc-8")
     assert first.exit_code == 3, first.output
     assert "stopped before step 'contain': it needs approval" in first.stderr
@@ -134,6 +137,7 @@ def test_a_locked_incident_exits_1(sim: SimCluster, tmp_path: Path) -> None:
 
 
 def test_incidents_dir_and_resume_of_an_unknown_incident(sim: SimCluster, tmp_path: Path) -> None:
+    seal(sim)  # isolating api-server is complete
     where = str(tmp_path / "elsewhere")
     args = ("run", CONTAIN, "--alert-file", MINER, "-i", "inc-11", "--incidents-dir", where)
     assert irkit(sim, *args, "--yes").exit_code == 0
@@ -148,8 +152,10 @@ def test_incidents_dir_and_resume_of_an_unknown_incident(sim: SimCluster, tmp_pa
 def test_killed_mid_run_resumes_and_does_each_mutation_once(
     sim: SimCluster, tmp_path: Path
 ) -> None:
+    seal(sim)  # isolating api-server is complete
     incident = "inc-crash"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IRKIT_", "KUBECONFIG"))}
+    env["IRKIT_HOME"] = str(tmp_path)
     argv = [sys.executable, "-m", "irkit", "run", str(RUNBOOKS / "crash.yaml"), "--yes"]
     argv += ["-i", incident, "--kubeconfig", sim.kubeconfig_path]
     out = subprocess.PIPE
@@ -204,7 +210,10 @@ def test_killed_mid_run_resumes_and_does_each_mutation_once(
         "pods", NS, labels="app=frontend"
     )
     assert {p["metadata"]["annotations"]["example.com/incident"] for p in frontend} == {incident}
-    assert (tmp_path / "incidents" / incident / "rca.md").is_file()
+    # The runbook's own rca step wrote it after the resume: the run completed, and it says so.
+    rca = (tmp_path / "incidents" / incident / "rca.md").read_text()
+    assert "| Status | completed |" in rca, rca[:1500]
+    assert "in progress" not in rca
 
 
 def _is_policy_create(event: dict[str, Any]) -> bool:

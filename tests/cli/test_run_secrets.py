@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import seal
 from typer.testing import CliRunner, Result
 
 from irkit.cli.app import app
@@ -96,6 +97,10 @@ def everything_in(folder: Path) -> str:
         ("https://example.com/x?token=SECRET", "https://example.com/…"),
         ("https://example.com", "https://example.com"),
         ("deployment/api", "deployment/api"),
+        # where the evidence went is not a secret: kept for the journal, custody and the RCA
+        ("s3://ir-evidence/cases/2026", "s3://ir-evidence/cases/2026"),
+        ("--s3=s3://ir-evidence/cases/inc-42/", "--s3=s3://ir-evidence/cases/inc-42/"),
+        ("s3://AKIA:SECRET@bucket/x", "s3://bucket/…"),  # but credentials never are
     ],
 )
 def test_command_line_redacts_urls(monkeypatch: pytest.MonkeyPatch, arg: str, shown: str) -> None:
@@ -110,6 +115,7 @@ def test_a_webhook_secret_is_nowhere_in_the_incident_or_the_cluster(
     hook: tuple[str, list[str]],
 ) -> None:
     url, posted = hook
+    seal(sim)  # isolating api-server is complete
     args = ("run", CONTAIN, "--alert-file", MINER, "-i", "inc-s", "--set", f"webhook={url}")
     first = irkit(sim, monkeypatch, *args)
     assert first.exit_code == 3, first.output  # stopped before the approval step

@@ -73,7 +73,10 @@ def test_errors_are_translated(sim: SimCluster, cluster: KubeCluster, tmp_path: 
         viewer.delete("pods", "production", "anything")
     assert 'user "oncall-viewer" may not delete pods in namespace "production"' in str(err.value)
     assert err.value.exit_code == 5
-    assert err.value.hint == "check with: kubectl auth can-i delete pods -n production"
+    assert err.value.hint == (
+        "check with: kubectl auth can-i delete pods -n production "
+        f"--kubeconfig {sim.kubeconfig_path} --context irkit-sim-oncall-viewer"
+    )
     bad = tmp_path / "bad.kubeconfig"
     bad.write_text(Path(sim.kubeconfig_path).read_text().replace(sim.admin_token, "nope-token"))
     with pytest.raises(Forbidden, match="did not accept the credentials"):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import LEAKY_POLICY, no_logs_kubeconfig, seal
 
 from irkit.cluster.kube import KubeCluster, connect
 from irkit.engine import Adapters, RunResult, run
@@ -44,11 +45,14 @@ class Harness:
         self.lines: list[str] = []
         self.sleeps: list[float] = []
         self.settings = RunSettings(incidents_dir=str(tmp_path / "incidents"), retry_initial=0.01)
+        self.kubeconfig = sim.kubeconfig_path
 
     def run(self, runbook: str | Path, incident: str = "inc-1", **kw: Any) -> RunResult:
         approve = kw.pop("approve", None)
         adapters = Adapters(
-            cluster=cluster(self.sim),
+            cluster=connect(
+                ClusterSettings(kubeconfig=self.kubeconfig, retry=RetrySettings(attempts=1))
+            ),
             approve=approve,
             output=self.lines.append,
             sleep=self.sleeps.append,
@@ -84,6 +88,8 @@ class Harness:
             event = json.loads(line)
             code = (event.get("responseStatus") or {}).get("code", 0)
             write = event["verb"] in ("create", "update", "patch", "delete")
+            if (event.get("objectRef") or {}).get("name") == LEAKY_POLICY:
+                continue  # seal(): the test's own set-up
             if write and 200 <= code < 300 and "dryRun" not in event.get("requestURI", ""):
                 out.append(event)
         return out
@@ -91,6 +97,14 @@ class Harness:
 
 @pytest.fixture
 def h(sim: SimCluster, tmp_path: Path) -> Harness:
+    """On a cluster where isolating api-server is complete (see ``leaky`` for the other)."""
+    seal(sim)
+    return Harness(sim, tmp_path)
+
+
+@pytest.fixture
+def leaky(sim: SimCluster, tmp_path: Path) -> Harness:
+    """The scenario as shipped: another NetworkPolicy still lets frontend reach api-server."""
     return Harness(sim, tmp_path)
 
 
@@ -386,3 +400,55 @@ def test_template_syntax_in_alert_text_is_passed_on_literally(
     policy = h.get("networkpolicies", POLICY)
     assert policy["metadata"]["annotations"]["irkit.io/reason"] == payload
     assert len(received) == 1 and received[0]["message"] == f"seen: xmrig -o {payload}"
+
+
+# ---- partial steps (issue 7, items 5 and 7) ------------------------------------------------------
+def test_a_collect_without_pod_logs_is_partial_journaled_and_in_the_rca(
+    h: Harness, tmp_path: Path
+) -> None:
+    h.kubeconfig = no_logs_kubeconfig(h.sim, tmp_path / "intern.kubeconfig")
+    result = h.run("partial.yaml")
+    assert result.status == "completed" and result.exit_code == 3, h.lines
+    assert statuses(result) == {"collect": "partial", "rca": "ok"}
+    assert result.partial_steps == ["collect"]
+    collect = next(s for s in result.steps if s.id == "collect")
+    assert any("may not get pods/log" in w for w in collect.warnings)
+    assert any("collect (collect): WARNING not collected: logs/" in line for line in h.lines)
+    (end,) = h.events("step-end", "collect")
+    assert end["status"] == "partial"
+    assert any("may not get pods/log" in w for w in end["data"]["warnings"])
+    assert h.events("run-end")[-1]["data"]["partial"] == ["collect"]
+    rca = h.paths().rca.read_text()
+    assert "Steps that did only part of their job" in rca and "pods/log" in rca
+
+
+def test_require_complete_turns_a_partial_step_into_a_failure(h: Harness, tmp_path: Path) -> None:
+    h.kubeconfig = no_logs_kubeconfig(h.sim, tmp_path / "intern.kubeconfig")
+    result = h.run("require-complete.yaml")
+    assert statuses(result) == {"collect": "failed"}  # on_failure: abort; no rca step
+    assert result.status == "failed" and result.exit_code == 3, h.lines
+    assert "requires it complete" in str(result.error)
+    ends = {e["step"]: e for e in h.events("step-end")}
+    assert ends["collect"]["status"] == "failed" and ends["collect"]["data"]["warnings"]
+    assert ends["collect"]["data"]["outputs"]["failures"] > 0  # the bundle is still recorded
+    assert "collect (collect): failed - step 'collect' (collect) did only part" in "\n".join(
+        h.lines
+    )
+
+
+def test_a_leaky_isolation_is_partial_printed_journaled_and_in_the_rca(leaky: Harness) -> None:
+    result = leaky.run("contain.yaml", alert=alert(), yes=True)
+    assert result.status == "completed" and result.exit_code == 3, leaky.lines
+    assert statuses(result)["isolate"] == "partial"
+    shown = "\n".join(leaky.lines)
+    assert "isolate (isolate): WARNING isolation partial" in shown and LEAKY_POLICY in shown
+    (end,) = leaky.events("step-end", "isolate")
+    assert end["status"] == "partial"
+    assert any(LEAKY_POLICY in w for w in end["data"]["warnings"])
+    assert any("strict" in w and "detach" in w for w in end["data"]["warnings"])
+    rca = leaky.paths().rca.read_text()
+    containment = rca.split("## Containment actions")[1].split("## Evidence")[0]
+    assert "isolation partial" in containment and LEAKY_POLICY in containment
+    assert "strict: true" in containment and "detach: true" in containment
+    # the policy is still in place: partial is not undone
+    assert leaky.get("networkpolicies", POLICY)["spec"]["podSelector"]

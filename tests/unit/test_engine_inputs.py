@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from irkit.actions.webhook import REDACTED, journaled_params
 from irkit.engine.execution import is_transient, redact
 from irkit.engine.journal import read_state
 from irkit.engine.params import check_alert, coerce, parse_sets, resolve_params
@@ -106,6 +107,21 @@ def test_webhook_urls_are_redacted() -> None:
     shown = redact("notify", {"url": "https://hooks.slack.com/services/T0/B0/secret", "x": 1})
     assert shown == {"url": "https://hooks.slack.com/…", "x": 1}
     assert redact("isolate", {"url": "kept"}) == {"url": "kept"}
+
+
+def test_s3_uris_are_journaled_as_given_and_webhooks_are_not() -> None:
+    values = {
+        "s3": "s3://ir-evidence/cases/2026",
+        "slack_webhook": "https://hooks.slack.com/services/T0/B0/secret",
+        "relay": "https://relay.example.com/hook/abc",
+        "namespace": "production",
+    }
+    assert journaled_params(values) == {
+        "s3": "s3://ir-evidence/cases/2026",  # where the evidence went: the RCA shows it
+        "slack_webhook": REDACTED,
+        "relay": REDACTED,
+        "namespace": "production",
+    }
 
 
 def test_an_rca_output_may_be_a_plain_md_file_name() -> None:

@@ -61,11 +61,11 @@ FILES = {
 }
 TARBALL_SHA = hashlib.sha256(b"pretend tarball").hexdigest()
 UNDO = [
-    "irkit release deployment/web -n prod",
+    "irkit release deployment/web -n prod -i inc-42",
     "irkit restore deployment/web -n prod -i inc-42",
     "irkit uncordon node-1",
     "kubectl label pod/web-0 -n prod irkit.io/compromised-",
-    "irkit release pod/db-0 -n prod",
+    "irkit release pod/db-0 -n prod -i inc-42",
 ]
 
 

@@ -1,0 +1,117 @@
+"""``irkit incidents``: the incidents in the state directory, and ``irkit incidents show ID``.
+
+Wiring only: ``irkit.engine.incidents`` reads the folders; this prints a table (or JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from irkit.cli.common import Output, check_output, print_json
+from irkit.cli.errors import reported_errors
+
+if TYPE_CHECKING:
+    from irkit.engine.incidents import IncidentSummary
+
+incidents_app = typer.Typer(
+    help="The incidents irkit knows (runs and commands journaled under the state directory)."
+)
+
+IncidentsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--incidents-dir",
+        help="Folder holding <id>/ (default: IRKIT_RUN_INCIDENTS_DIR, or $IRKIT_HOME/incidents).",
+    ),
+]
+
+
+@incidents_app.callback(invoke_without_command=True)
+def incidents(
+    ctx: typer.Context, incidents_dir: IncidentsDir = None, output: Output = "text"
+) -> None:
+    """List incidents, latest activity first: status, started, last event, runbook, steps."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from irkit.cli.common import incidents_dir as default_dir
+    from irkit.engine.incidents import list_incidents
+
+    with reported_errors():
+        check_output(output)
+        base = incidents_dir or default_dir()
+        found = list_incidents(base)
+        if output == "json":
+            print_json(
+                {"incidents_dir": str(base), "incidents": [s.to_json(detail=False) for s in found]}
+            )
+            return
+        if not found:
+            typer.echo(f"no incidents in {base}")
+            return
+        rows = [
+            (s.id, s.status, s.started, s.last_event, s.runbook or "-", _steps(s)) for s in found
+        ]
+        _table(("ID", "STATUS", "STARTED", "LAST EVENT", "RUNBOOK", "OK/PARTIAL/FAILED"), rows)
+
+
+@incidents_app.command("show")
+def show(
+    incident: Annotated[str, typer.Argument(help="The incident id.", show_default=False)],
+    incidents_dir: IncidentsDir = None,
+    output: Output = "text",
+) -> None:
+    """One incident: its status, each step's last outcome, and the commands run for it."""
+    from irkit.cli.common import incidents_dir as default_dir
+    from irkit.engine.incidents import show as read
+    from irkit.engine.result import resume_line
+
+    with reported_errors():
+        check_output(output)
+        summary = read(incidents_dir or default_dir(), incident)
+        if output == "json":
+            print_json(summary.to_json())
+            return
+        typer.echo(f"incident {summary.id}: {summary.status}")
+        for label, value in (
+            ("folder", summary.folder),
+            ("runbook", summary.runbook),
+            ("started", summary.started),
+            ("last event", summary.last_event),
+            ("steps ok/partial/failed", _steps(summary)),
+        ):
+            if value:
+                typer.echo(f"  {label}: {value}")
+        if summary.steps:
+            typer.echo("steps:")
+            for step in summary.steps:
+                why = step.error or step.note
+                typer.echo(
+                    f"  {step.id} ({step.action}): {step.status}" + (f" - {why}" if why else "")
+                )
+                for warning in step.warnings:
+                    typer.echo(f"    WARNING {warning}")
+        if summary.commands:
+            typer.echo("commands:")
+            for c in summary.commands:
+                line = f"  {c.time} irkit {c.command} {c.target}: {c.result}"
+                typer.echo(line + (f" - {c.error}" if c.error else ""))
+        for note in summary.notes:
+            typer.echo(f"  note: {note}")
+        if summary.status in ("interrupted", "stopped", "failed"):
+            args = ["--incidents-dir", str(incidents_dir)] if incidents_dir else []
+            args += [a for name in summary.secret_params for a in ("--set", f"{name}=...")]
+            typer.echo(f"continue with: {resume_line(summary.id, tuple(args), yes=False)}")
+
+
+def _steps(s: IncidentSummary) -> str:
+    return f"{s.ok}/{s.partial}/{s.failed}" if s.steps else "-"
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

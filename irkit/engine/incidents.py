@@ -1,0 +1,187 @@
+"""Incidents read back from their folders, for ``irkit incidents``: what each one is and did.
+
+An incident is a folder ``<incidents>/<id>/`` holding a run journal (``journal.jsonl``, the
+events ``irkit run`` writes), a command journal (``commands.jsonl``, the commands run by hand
+for it), or both. Both are read tolerantly (``irkit.render.rca_journal``): a torn or tampered
+line is skipped, never fatal. Status, in order:
+
+    running        another process holds the incident's run lock now
+    interrupted    the last run-start has no run-end (the process died): resume it
+    completed, failed, stopped (awaiting approval)   the last run-end's status
+    commands only  no run, only commands run by hand
+    empty          nothing journaled
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from irkit.actions.webhook import REDACTED
+from irkit.errors import NotFound, UsageError
+from irkit.model.incident import check_incident_id
+from irkit.model.incident_paths import IncidentPaths
+from irkit.model.journal import RUN_END, RUN_START, STEP_END, Entry, RunEvent
+from irkit.render.rca_alert import text
+from irkit.render.rca_journal import command_entries, run_events
+
+OK = frozenset({"ok", "unchanged"})
+
+
+@dataclass(frozen=True)
+class StepLine:
+    id: str
+    action: str
+    status: str
+    time: str
+    note: str = ""
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    time: str
+    command: str
+    target: str
+    result: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    id: str
+    folder: str
+    status: str
+    started: str = ""
+    last_event: str = ""
+    runbook: str = ""
+    ok: int = 0  # steps ok or unchanged (their last step-end)
+    partial: int = 0
+    failed: int = 0
+    steps: list[StepLine] = field(default_factory=list)
+    commands: list[CommandLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # journal lines skipped
+    secret_params: list[str] = field(default_factory=list)  # a resume must be given these again
+
+    def to_json(self, *, detail: bool = True) -> dict[str, Any]:
+        data = asdict(self)
+        if not detail:
+            for key in ("steps", "commands", "notes"):
+                data.pop(key)
+        return data
+
+
+def list_incidents(base: Path) -> list[IncidentSummary]:
+    """Every incident folder under ``base``, latest activity first."""
+    if not base.is_dir():
+        return []
+    found = []
+    for folder in base.iterdir():
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        try:
+            check_incident_id(folder.name)
+        except UsageError:  # not an incident folder (a stray name): not listed
+            continue
+        found.append(summarize(IncidentPaths(folder, folder.name)))
+    return sorted(found, key=lambda s: (s.last_event, s.id), reverse=True)
+
+
+def show(base: Path, incident: str) -> IncidentSummary:
+    paths = IncidentPaths.of(incident, base)
+    if not paths.root.is_dir():
+        raise NotFound(
+            f"no incident {incident} in {base}",
+            hint="irkit incidents lists them; --incidents-dir or IRKIT_HOME point elsewhere",
+        )
+    return summarize(paths)
+
+
+def summarize(paths: IncidentPaths) -> IncidentSummary:
+    notes: list[str] = []
+    events = run_events(paths.journal, notes)
+    entries = command_entries(paths.commands, paths.incident, notes)
+    starts = [e for e in events if e.event == RUN_START]
+    steps = _steps(events)
+    times = sorted(t for t in [*(e.time for e in events), *(e.time for e in entries)] if t)
+    runbook = starts[-1].data.get("runbook") if starts else None
+    return IncidentSummary(
+        id=paths.incident,
+        folder=str(paths.root),
+        status=_status(paths, events, entries),
+        started=starts[0].time if starts else (times[0] if times else ""),
+        last_event=times[-1] if times else "",
+        runbook=text(runbook.get("name")) if isinstance(runbook, dict) else "",
+        ok=sum(s.status in OK for s in steps),
+        partial=sum(s.status == "partial" for s in steps),
+        failed=sum(s.status == "failed" for s in steps),
+        steps=steps,
+        commands=[_command(e) for e in entries],
+        notes=notes,
+        secret_params=_secrets(starts),
+    )
+
+
+def _secrets(starts: list[RunEvent]) -> list[str]:
+    """The params the first run-start journaled as <redacted> (what ``--resume`` asks for)."""
+    params = starts[0].data.get("params") if starts else None
+    if not isinstance(params, dict):
+        return []
+    return sorted(str(k)[:100] for k, v in params.items() if v == REDACTED)
+
+
+def is_running(paths: IncidentPaths) -> bool:
+    """Whether a process holds the run lock (``irkit.engine.journal.incident_lock``) now."""
+    try:
+        fd = os.open(paths.lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also drops our shared lock, if we got it
+    return False
+
+
+def _status(paths: IncidentPaths, events: list[RunEvent], entries: list[Entry]) -> str:
+    if is_running(paths):
+        return "running"
+    last_start = max((i for i, e in enumerate(events) if e.event == RUN_START), default=-1)
+    last_end = max((i for i, e in enumerate(events) if e.event == RUN_END), default=-1)
+    if last_start > last_end:
+        return "interrupted"
+    if last_end >= 0:
+        return text(events[last_end].status, 100) or "ended"
+    return "commands only" if entries else "empty"
+
+
+def _steps(events: list[RunEvent]) -> list[StepLine]:
+    """Each step's last step-end, in the order the steps first ended."""
+    last: dict[str, StepLine] = {}
+    for e in events:
+        if e.event != STEP_END or not e.step:
+            continue
+        raw = e.data.get("warnings")
+        warnings = (
+            [text(w, 500) for w in raw if isinstance(w, str)] if isinstance(raw, list) else []
+        )
+        last[e.step] = StepLine(
+            id=e.step,
+            action=e.action,
+            status=e.status,
+            time=e.time,
+            note=text(e.data.get("note"), 300),
+            error=text(e.error, 300),
+            warnings=warnings,
+        )
+    return list(last.values())
+
+
+def _command(e: Entry) -> CommandLine:
+    return CommandLine(e.time, e.command, text(e.target, 300), e.result, text(e.error, 300))
