@@ -156,13 +156,6 @@ def command_line() -> str:
     return shlex.join(redacted_argv())
 
 
-def print_json(data: Any) -> None:
-    """``-o json`` output; new code prints through ``irkit.cli.console.print_data``."""
-    from irkit.cli.console import print_data
-
-    print_data(data, "json")
-
-
 def check_output(output: str) -> None:
     from irkit.errors import UsageError
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from irkit.cli.common import Output, check_output, print_json
+from irkit.cli.common import Output, check_output
+from irkit.cli.console import echo, print_data
 from irkit.cli.errors import reported_errors
 
 if TYPE_CHECKING:
@@ -44,13 +45,14 @@ def incidents(
         check_output(output)
         base = incidents_dir or default_dir()
         found = list_incidents(base)
-        if output == "json":
-            print_json(
-                {"incidents_dir": str(base), "incidents": [s.to_json(detail=False) for s in found]}
+        if output != "text":
+            print_data(
+                {"incidents_dir": str(base), "incidents": [s.to_json(detail=False) for s in found]},
+                output,
             )
             return
         if not found:
-            typer.echo(f"no incidents in {base}")
+            echo(f"no incidents in {base}")
             return
         rows = [
             (s.id, s.status, s.started, s.last_event, s.runbook or "-", _steps(s)) for s in found
@@ -72,10 +74,10 @@ def show(
     with reported_errors():
         check_output(output)
         summary = read(incidents_dir or default_dir(), incident)
-        if output == "json":
-            print_json(summary.to_json())
+        if output != "text":
+            print_data(summary.to_json(), output)
             return
-        typer.echo(f"incident {summary.id}: {summary.status}")
+        echo(f"incident {summary.id}: {summary.status}")
         for label, value in (
             ("folder", summary.folder),
             ("runbook", summary.runbook),
@@ -84,27 +86,27 @@ def show(
             ("steps ok/partial/failed", _steps(summary)),
         ):
             if value:
-                typer.echo(f"  {label}: {value}")
+                echo(f"  {label}: {value}")
         if summary.steps:
-            typer.echo("steps:")
+            echo("steps:")
             for step in summary.steps:
                 why = step.error or step.note
-                typer.echo(
+                echo(
                     f"  {step.id} ({step.action}): {step.status}" + (f" - {why}" if why else "")
                 )
                 for warning in step.warnings:
-                    typer.echo(f"    WARNING {warning}")
+                    echo(f"    WARNING {warning}")
         if summary.commands:
-            typer.echo("commands:")
+            echo("commands:")
             for c in summary.commands:
                 line = f"  {c.time} irkit {c.command} {c.target}: {c.result}"
-                typer.echo(line + (f" - {c.error}" if c.error else ""))
+                echo(line + (f" - {c.error}" if c.error else ""))
         for note in summary.notes:
-            typer.echo(f"  note: {note}")
+            echo(f"  note: {note}")
         if summary.status in ("interrupted", "stopped", "failed"):
             args = ["--incidents-dir", str(incidents_dir)] if incidents_dir else []
             args += [a for name in summary.secret_params for a in ("--set", f"{name}=...")]
-            typer.echo(f"continue with: {resume_line(summary.id, tuple(args), yes=False)}")
+            echo(f"continue with: {resume_line(summary.id, tuple(args), yes=False)}")
 
 
 def _steps(s: IncidentSummary) -> str:
@@ -114,4 +116,4 @@ def _steps(s: IncidentSummary) -> str:
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
