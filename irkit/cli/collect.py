@@ -145,24 +145,51 @@ def collect(
 
 def verify(
     path: Annotated[str, typer.Argument(help="Bundle folder, .tar.gz or s3://BUCKET/KEY.tar.gz.")],
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="The tarball's expected SHA-256 (hex).")
+    ] = None,
+    incident: Annotated[
+        str | None,
+        typer.Option(
+            "--incident",
+            "-i",
+            help="The tarball must have the sha256 this incident's journal recorded for it.",
+        ),
+    ] = None,
+    journal: JournalPath = DEFAULT_PATH,
     s3_endpoint: S3Endpoint = None,
     region: Region = None,
     output: Output = "text",
 ) -> None:
     """Check a bundle against its manifest: exit 0 if intact, 6 if anything changed."""
-    from irkit.errors import VerifyError
-    from irkit.evidence.verify import verify_bundle
+    from irkit.errors import UsageError, VerifyError
+    from irkit.evidence.verify import Expected, verify_bundle
+    from irkit.model.incident import check_incident_id
+    from irkit.model.incident_paths import IncidentPaths
     from irkit.settings import S3Settings
+
+    def journals(inc: str) -> list[Path]:
+        """Where collect records a tarball's sha256: the run's journal, the commands' one."""
+        try:
+            run_journal = [IncidentPaths.of(inc).journal]
+        except UsageError:  # a manifest's incident is data: not a path unless it is an id
+            run_journal = []
+        return [*run_journal, journal]
 
     with reported_errors():
         check_output(output)
-        report = verify_bundle(path, s3=S3Settings(endpoint_url=s3_endpoint, region=region))
+        if incident is not None:
+            check_incident_id(incident)
+        expected = Expected(sha256=sha256, incident=incident, journals=journals)
+        report = verify_bundle(
+            path, s3=S3Settings(endpoint_url=s3_endpoint, region=region), expected=expected
+        )
         _report_verify(report, output)
         if not report.ok:
             raise VerifyError(
-                f"{path} does not match its manifest: {len(report.changed)} changed, "
-                f"{len(report.missing)} missing, {len(report.extra)} extra, "
-                f"{len(report.problems)} other problem(s)"
+                f"{path} does not match its manifest or its recorded hash: "
+                f"{len(report.changed)} changed, {len(report.missing)} missing, "
+                f"{len(report.extra)} extra, {len(report.problems)} other problem(s)"
             )
 
 
@@ -283,3 +310,5 @@ def _report_verify(report: VerifyReport, output: str) -> None:
         typer.echo(f"problem: {problem}")
     if report.ok:
         typer.echo(f"OK {report.source}: {report.checked} files match the manifest")
+    for note in report.notes:
+        typer.echo(f"note: {note}")

@@ -181,3 +181,39 @@ def test_bad_options_fail_before_collecting(
 def test_verify_nothing(tmp_path: Path) -> None:
     done = irkit(dict(os.environ), tmp_path, "verify", str(tmp_path / "none.tar.gz"))
     assert done.returncode == 6 and "no bundle at" in done.stderr
+
+
+def test_verify_ties_the_tarball_to_the_journal_and_its_sidecar(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    done = irkit(env, tmp_path, *collect_args(sim, "-i", "inc-7", "-o", "json"))
+    assert done.returncode == 0, done.stderr
+    tarball = tmp_path / json.loads(done.stdout)["tarball"]
+    actual = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    ok = irkit(env, tmp_path, "verify", str(tarball), "--incident", "inc-7")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "note: sha256 matches the journal of incident inc-7" in ok.stdout
+
+    journal = tmp_path / "irkit-journal.jsonl"
+    journal.write_text(journal.read_text().replace(actual, "0" * 64))
+    for args in (["--incident", "inc-7"], []):  # named, or found from the manifest's incident
+        bad = irkit(env, tmp_path, "verify", str(tarball), *args)
+        assert bad.returncode == 6, bad.stdout + bad.stderr
+        assert "0" * 64 in bad.stdout and actual in bad.stdout
+
+    tarball.with_name(tarball.name + ".sha256").unlink()
+    journal.unlink()
+    alone = irkit(env, tmp_path, "verify", str(tarball))
+    assert alone.returncode == 6 and "no .sha256 sidecar" in alone.stdout
+    given = irkit(env, tmp_path, "verify", str(tarball), "--sha256", actual)
+    assert given.returncode == 0, given.stdout + given.stderr
+
+
+def test_verify_a_deeply_nested_manifest_exits_6(tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    done = irkit(dict(os.environ), tmp_path, "verify", str(folder))
+    assert done.returncode == 6, done.stderr
+    assert "nested too deeply" in done.stderr and "Traceback" not in done.stderr
