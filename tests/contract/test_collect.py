@@ -382,3 +382,81 @@ def test_an_owner_reference_cannot_pull_a_secret_into_the_bundle(
         if path.is_file():
             assert not leaks(path.read_bytes()), path
     assert not leaks(gzip.decompress(result.bundle.tarball.read_bytes()))
+
+
+# ---- secret values outside Secrets (issue 7, item 10) -------------------------------------------
+ENV_CANARY = "ENV-CANARY-3c1d-hunter2"
+APPLIED_CANARY = "APPLIED-CANARY-9e4b"
+
+
+def _leaky_container(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": "busybox:1.36",
+        "env": [
+            {"name": "DB_PASSWORD", "value": ENV_CANARY},
+            {"name": "apiKey", "value": ENV_CANARY + "-2"},
+            {"name": "MONKEY_COUNT", "value": "12"},
+            {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+        ],
+    }
+
+
+def test_secret_env_values_and_last_applied_never_reach_the_bundle(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    applied = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "leaky"},
+        "spec": {"template": {"spec": {"containers": [_leaky_container("app")]}}},
+        "note": APPLIED_CANARY,  # an unparseable or secret-less part is dropped or kept safe
+    }
+    template = {
+        "metadata": {"labels": {"app": "leaky"}},
+        "spec": {
+            "initContainers": [_leaky_container("init")],
+            "containers": [_leaky_container("app")],
+        },
+    }
+    cluster.create(
+        "deployments",
+        NS,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "leaky",
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied)
+                },
+            },
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "leaky"}},
+                "template": template,
+            },
+        },
+    )
+    result = run(cluster, tmp_path, "deployment/leaky")
+    assert result.pods, "the sim's controller made the pod the test needs"
+    folder_bytes = b"".join(p.read_bytes() for p in result.bundle.folder.rglob("*") if p.is_file())
+    packed = result.bundle.tarball.read_bytes()
+    for data in (folder_bytes, gzip.decompress(packed)):
+        assert ENV_CANARY.encode() not in data
+        assert base64.b64encode(ENV_CANARY.encode()) not in data
+    pod = yaml.safe_load(next(result.bundle.folder.glob("state/pods/leaky-*.yaml")).read_text())
+    env = {e["name"]: e for e in pod["spec"]["initContainers"][0]["env"]}
+    assert env["DB_PASSWORD"]["value"] == f"<redacted: {len(ENV_CANARY)} bytes>"
+    assert env["MONKEY_COUNT"]["value"] == "12"  # not a secret-looking name: kept
+    assert "valueFrom" in env["FROM_SECRET"]
+    deployment = yaml.safe_load(
+        (result.bundle.folder / "state/owners/deployments/leaky.yaml").read_text()
+    )
+    kept = json.loads(
+        deployment["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    )
+    assert kept["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"].startswith(
+        "<redacted: "
+    )
