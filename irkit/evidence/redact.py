@@ -115,7 +115,9 @@ def _env(env: Any) -> Any:
 
 def _without_last_applied(obj: dict[str, Any], secret: bool) -> dict[str, Any]:
     meta = obj.get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        return obj
+    annotations = meta.get("annotations")
     if not isinstance(annotations, dict) or LAST_APPLIED not in annotations:
         return obj
     kept = dict(annotations)
