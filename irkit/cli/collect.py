@@ -271,10 +271,14 @@ def _summary(result: CollectResult) -> dict[str, Any]:
         "bytes": bundle.manifest.total_bytes,
         "failures": [f.to_json() for f in result.failures],
         "s3": [s.uri for s in result.stored],
+        "audit": result.audit,
+        "warnings": result.warnings,
     }
 
 
 def _report(result: CollectResult, output: str) -> None:
+    for warning in result.warnings:
+        typer.secho(f"WARNING {warning}", fg="yellow", err=True)
     if output == "json":
         print_json(_summary(result))
         return
@@ -285,6 +289,11 @@ def _report(result: CollectResult, output: str) -> None:
         f"collected {len(result.pods)} pod(s): {len(bundle.manifest.files)} files, "
         f"{bundle.manifest.total_bytes:,} bytes, {len(result.failures)} failure(s)"
     )
+    audit = result.audit
+    if audit.get("collected"):
+        typer.echo(f"audit:   {audit.get('events', 0)} event(s)")
+    else:
+        typer.echo(f"audit:   not collected: {audit.get('reason', '')}")
     typer.echo(f"bundle:  {bundle.folder}")
     for stored in result.stored:
         typer.echo(

@@ -217,3 +217,27 @@ def test_verify_a_deeply_nested_manifest_exits_6(tmp_path: Path) -> None:
     done = irkit(dict(os.environ), tmp_path, "verify", str(folder))
     assert done.returncode == 6, done.stderr
     assert "nested too deeply" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_collect_says_audit_was_not_collected_and_warns_about_zero_pods(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    from irkit.cluster.kube import connect
+    from irkit.settings import ClusterSettings
+
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    done = irkit(env, tmp_path, *collect_args(sim))
+    assert done.returncode == 0, done.stderr
+    assert "audit:   not collected: no audit source given" in done.stdout
+    assert "WARNING" not in done.stderr
+
+    admin = connect(ClusterSettings(kubeconfig=sim.kubeconfig_path))
+    admin.patch(
+        "deployments", "production", "api-server", {"spec": {"replicas": 0}}, subresource="scale"
+    )
+    empty = irkit(env, tmp_path, *collect_args(sim, "-o", "json", "--out", "evidence-2"))
+    assert empty.returncode == 0, empty.stderr
+    assert "WARNING 0 pods collected" in empty.stderr
+    summary = json.loads(empty.stdout)
+    assert summary["pods"] == 0 and summary["warnings"][0].startswith("0 pods collected")
+    assert summary["audit"]["collected"] is False

@@ -460,3 +460,79 @@ def test_secret_env_values_and_last_applied_never_reach_the_bundle(
     assert kept["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"].startswith(
         "<redacted: "
     )
+
+
+# ---- what custody says beyond the files (issue 7, item 10) --------------------------------------
+def _custody(result: CollectResult) -> dict[str, Any]:
+    return dict(json.loads((result.bundle.folder / "custody.json").read_text()))
+
+
+def test_custody_identifies_the_cluster_and_says_audit_was_not_collected(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    result = run(cluster, tmp_path)
+    custody = _custody(result)
+    kube_system = cluster.get("namespaces", "", "kube-system")["metadata"]["uid"]
+    ident = custody["cluster"]
+    assert ident["kube_system_uid"] == kube_system and kube_system
+    assert ident["version"]["gitVersion"].startswith("v1.")
+    assert ident["server_host"].startswith("127.0.0.1:")
+    assert custody["audit"]["collected"] is False
+    assert "no audit source given" in custody["audit"]["reason"]
+    assert result.audit == custody["audit"] and custody["warnings"] == result.warnings == []
+
+
+def test_zero_pods_is_a_warning_in_custody(sim: SimCluster, tmp_path: Path) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    cluster.patch("deployments", NS, "api-server", {"spec": {"replicas": 0}}, subresource="scale")
+    result = run(cluster, tmp_path)
+    assert result.pods == []
+    assert result.warnings and "0 pods collected" in result.warnings[0]
+    assert _custody(result)["warnings"] == result.warnings
+
+
+def test_a_caller_who_cannot_read_kube_system_gets_the_reason_in_custody(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    admin = cluster_for(sim, tmp_path)
+    sim.add_user("narrow")
+    rules = [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+        {
+            "apiGroups": ["", "apps"],
+            "resources": ["pods", "pods/log", "deployments", "replicasets", "services"],
+            "verbs": ["get", "list"],
+        },
+    ]
+    rules[0]["resourceNames"] = [NS]  # type: ignore[assignment]
+    admin.create(
+        "clusterroles",
+        "",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "narrow"},
+            "rules": rules,
+        },
+    )
+    admin.create(
+        "clusterrolebindings",
+        "",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "narrow"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "narrow",
+            },
+            "subjects": [{"kind": "User", "name": "narrow"}],
+        },
+    )
+    result = run(cluster_for(sim, tmp_path, "narrow"), tmp_path)
+    ident = _custody(result)["cluster"]
+    assert ident["kube_system_uid"] is None
+    assert "forbidden" in ident["kube_system_uid_error"].lower()
+    assert ident["version"]["gitVersion"]  # /version is open to every authenticated user
