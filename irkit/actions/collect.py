@@ -29,6 +29,7 @@ from irkit import __version__
 from irkit.actions.collect_audit import collect_audit
 from irkit.actions.collect_logs import NoProgress, Progress, collect_logs
 from irkit.actions.collect_state import collect_state
+from irkit.actions.snapshot import snapshot_state
 from irkit.actions.targets import resolve
 from irkit.audit.filter import actor_for_service_account
 from irkit.audit.source import AuditScope, AuditSource
@@ -52,6 +53,7 @@ class _KnowsVersion(Protocol):
     def server_version(self) -> Obj: ...
 
 
+SNAPSHOT = "a state-only snapshot: no logs, no audit events"
 NO_AUDIT = "no audit source given (--audit-log, --eks-cluster, or audit_log/eks_cluster in a step)"
 
 
@@ -103,28 +105,35 @@ def collect(
     collector: Collector | None = None,
     runbook: str | None = None,
     clock: Clock = utc_now,
+    state_only: bool = False,
 ) -> CollectResult:
+    """``state_only``: a snapshot (``irkit.actions.snapshot``), before containment changes it."""
     progress = progress or NoProgress()
     collector = collector or Collector.here("")
     started = clock()
     resolved = resolve(cluster, target)
-    writer = BundleWriter(out_dir, incident, clock=clock)
-    # Logs on their own pool while this thread reads the state around them.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect") as runner:
-        logs = runner.submit(
-            collect_logs,
-            cluster,
-            writer,
-            target.namespace,
-            resolved.pods,
-            concurrency=concurrency,
-            progress=progress,
-        )
-        owners = collect_state(cluster, writer, resolved)
-        logs.result()
+    writer = BundleWriter(
+        out_dir, incident, clock=clock, label="snapshot" if state_only else "evidence"
+    )
+    if state_only:
+        owners = snapshot_state(cluster, writer, resolved)
+    else:
+        # Logs on their own pool while this thread reads the state around them.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect") as runner:
+            logs = runner.submit(
+                collect_logs,
+                cluster,
+                writer,
+                target.namespace,
+                resolved.pods,
+                concurrency=concurrency,
+                progress=progress,
+            )
+            owners = collect_state(cluster, writer, resolved)
+            logs.result()
     pods = resolved.pod_names
-    audit: dict[str, Any] = {"collected": False, "reason": NO_AUDIT}
-    if audit_sources:
+    audit: dict[str, Any] = {"collected": False, "reason": SNAPSHOT if state_only else NO_AUDIT}
+    if audit_sources and not state_only:
         scope = _scope(audit_scope, target, resolved.pods, owners)
         events = collect_audit(writer, audit_sources, scope)
         audit = {"collected": True, "sources": [s.description for s in audit_sources]}
@@ -134,6 +143,7 @@ def collect(
         cluster, target, incident, pods, collector, runbook, started, clock(), stores, writer
     )
     custody |= {"audit": audit, "warnings": warnings, "cluster": cluster_identity(cluster)}
+    custody["kind"] = "snapshot" if state_only else "collect"
     bundle = writer.finish(custody)
     return CollectResult(bundle, pods, _upload(bundle, stores, incident), warnings, audit)
 

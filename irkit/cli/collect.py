@@ -81,6 +81,14 @@ def collect(
         typer.Option("--actor", help="Also audit this ServiceAccount, NS:NAME (repeatable)."),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Pods read in parallel.", min=1)] = 8,
+    state_only: Annotated[
+        bool,
+        typer.Option(
+            "--state-only",
+            help="A quick snapshot before containment: pods, owners, NetworkPolicies, Services; "
+            "no logs, no audit.",
+        ),
+    ] = False,
     incident: Incident = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -92,11 +100,16 @@ def collect(
     from irkit.actions.collect import collect as run
     from irkit.audit.source import AuditScope
     from irkit.cli.collect_options import parse_actor, parse_tags, parse_time
-    from irkit.errors import PartialError
+    from irkit.errors import PartialError, UsageError
     from irkit.model.incident import incident_or_new
 
     with reported_errors():
         check_output(output)
+        if state_only and (audit_log or eks_cluster):
+            raise UsageError(
+                "--state-only reads no audit events: drop --audit-log/--eks-cluster, or "
+                "collect them in a full collect"
+            )
         tgt = parse_target(namespace, target, selector)
         inc = incident_or_new(incident)
         now = datetime.now(UTC)
@@ -130,6 +143,7 @@ def collect(
                 stores=stores,
                 progress=bar,
                 collector=Collector.here(command_line()),
+                state_only=state_only,
             )
             rec.result = "ok" if result.status == "complete" else "partial"
             rec.outputs = _summary(result)

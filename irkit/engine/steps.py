@@ -74,6 +74,8 @@ def runner_for(action: Action) -> StepRunner:
             return _release
         case Action.COLLECT:
             return _collect
+        case Action.SNAPSHOT:
+            return _snapshot
         case Action.SCALE | Action.RESTORE:
             return _scale
         case Action.LABEL | Action.ANNOTATE:
@@ -168,6 +170,37 @@ def _collect(call: StepCall) -> StepOutcome:
     note = f"{len(result.pods)} pod(s), {len(bundle.manifest.files)} files -> {uri}"
     if result.failures:
         note += f" ({len(result.failures)} could not be read: see the manifest)"
+    return StepOutcome("ok", outputs, note)
+
+
+def _snapshot(call: StepCall) -> StepOutcome:
+    """A state-only bundle before containment: ``collect(..., state_only=True)``."""
+    cluster = call.adapters.cluster
+    if call.dry_run:
+        names = resolve(cluster, call.tgt).pod_names
+        outputs = {"bundle": "", "tarball": "", "sha256": "", "files": 0, "failures": 0}
+        plan = {"pods": names, "out_dir": str(call.paths.evidence)}
+        return StepOutcome("dry-run", outputs | {"pods": names}, "would snapshot", plan)
+    result = collect(
+        cluster,
+        call.tgt,
+        out_dir=call.paths.evidence,
+        incident=call.incident,
+        collector=Collector.here(call.command),
+        runbook=call.runbook.metadata.name,
+        state_only=True,
+    )
+    bundle = result.bundle
+    outputs = {
+        "bundle": str(bundle.folder),
+        "tarball": str(bundle.tarball),
+        "sha256": bundle.sha256,
+        "files": len(bundle.manifest.files),
+        "failures": len(result.failures),
+        "pods": result.pods,
+    }
+    note = f"{len(result.pods)} pod(s), {len(bundle.manifest.files)} files -> {bundle.tarball}"
+    note += "".join(f"; {w}" for w in result.warnings)
     return StepOutcome("ok", outputs, note)
 
 

@@ -241,3 +241,16 @@ def test_collect_says_audit_was_not_collected_and_warns_about_zero_pods(
     summary = json.loads(empty.stdout)
     assert summary["pods"] == 0 and summary["warnings"][0].startswith("0 pods collected")
     assert summary["audit"]["collected"] is False
+
+
+def test_collect_state_only_is_a_sealed_snapshot(sim: SimCluster, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    done = irkit(env, tmp_path, *collect_args(sim, "--state-only", "-i", "inc-3", "-o", "json"))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    folder = tmp_path / summary["bundle"]
+    assert folder.name.startswith("irkit-snapshot-inc-3-")
+    assert (folder / "state" / "pods").is_dir() and not (folder / "logs").exists()
+    assert irkit(env, tmp_path, "verify", summary["tarball"]).returncode == 0
+    refused = irkit(env, tmp_path, *collect_args(sim, "--state-only", "--audit-log", "a.log"))
+    assert refused.returncode == 2 and "--state-only reads no audit events" in refused.stderr
