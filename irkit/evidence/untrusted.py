@@ -5,8 +5,8 @@
 ``tarfile`` ends the archive quietly at the first header it cannot parse or at the first zero
 block, whatever follows. So the stream is read here by hand, for the one layout irkit packs:
 
-- exactly one gzip member, no name, comment or extra field in its header, CRC and length
-  checked, and nothing after it in the file;
+- exactly one gzip member, no comment or extra field in its header (a file name, if any, of
+  ``[A-Za-z0-9._-]`` only), CRC and length checked, and nothing after it in the file;
 - ustar/pax headers with valid checksums; regular files (and empty folders) only, each padded
   with zeros to the 512-byte block; pax records limited to those ``tarfile`` writes;
 - the end-of-archive marker (two zero blocks), then nothing but zeros to the end.
@@ -17,6 +17,7 @@ Decompression is bounded (``CHUNK`` at a time), so a gzip bomb costs time, not m
 
 from __future__ import annotations
 
+import re
 import tarfile
 import zlib
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ ZERO_BLOCK = bytes(BLOCK)
 MAX_PAX = 1 << 20  # a pax header of irkit's is under 1 KiB
 PAX_KEYS = frozenset({"path", "size", "mtime", "uid", "gid", "uname", "gname", "hdrcharset"})
 _FEXTRA, _FNAME, _FCOMMENT = 0x04, 0x08, 0x10
+MAX_GZIP_NAME = 255
+_GZIP_NAME = re.compile(rb"^[A-Za-z0-9._-]{1,255}$")
 
 
 class _Gunzip:
@@ -46,11 +49,17 @@ class _Gunzip:
         head = raw.read(10)
         if len(head) < 10 or head[:3] != b"\x1f\x8b\x08":
             raise EvidenceError(f"{name} is not a gzip file")
-        if head[3] & (_FEXTRA | _FNAME | _FCOMMENT):
+        if head[3] & (_FEXTRA | _FCOMMENT):
             raise EvidenceError(
-                f"{name}: the gzip header carries a name, comment or extra field; irkit writes none"
+                f"{name}: the gzip header carries a comment or an extra field; irkit writes none"
             )
-        self._pending = head
+        if head[3] & _FNAME:  # gzip and tarfile's "w:gz" write the file's name: a name only
+            stored = raw.read(MAX_GZIP_NAME + 1).partition(b"\0")
+            if not stored[1] or not _GZIP_NAME.match(stored[0]):
+                raise EvidenceError(f"{name}: the gzip header's file name is not a file name")
+            head += stored[0] + b"\0"
+            self._pending = stored[2]
+        self._pending = head + self._pending
 
     def _fill(self) -> bool:
         """Decompress some more into the buffer; False at the end of the member."""

@@ -356,3 +356,19 @@ def test_an_explicit_incident_needs_its_journal_and_the_bundle_in_it(
     assert not absent.ok and "records no bundle" in absent.problems[0]
     auto = verify_bundle(bundle.tarball, expected=Expected(journals=lambda i: [tmp_path / "no"]))
     assert auto.ok and any("no journal of incident inc-9" in n for n in auto.notes)
+
+
+def test_a_gzip_file_name_is_allowed_but_only_a_file_name(bundle: Bundle) -> None:
+    tar = _tar_bytes(bundle)
+    for stored, ok in ((b"bundle.tar", True), (b"exfiltrated secret: hunter2", False)):
+        out = io.BytesIO()
+        with gzip.GzipFile("x", "wb", fileobj=out, mtime=0) as gz:  # FNAME "x", replaced below
+            gz.write(tar)
+        packed = out.getvalue().replace(b"x\0", stored + b"\0", 1)
+        bundle.tarball.write_bytes(packed)
+        bundle.sidecar.write_text(f"{hashlib.sha256(packed).hexdigest()}  x\n")
+        if ok:
+            assert verify_bundle(bundle.tarball).ok
+        else:
+            with pytest.raises(VerifyError, match="not a file name"):
+                verify_bundle(bundle.tarball)
