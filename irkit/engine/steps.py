@@ -200,7 +200,7 @@ def _snapshot(call: StepCall) -> StepOutcome:
         "pods": result.pods,
     }
     note = f"{len(result.pods)} pod(s), {len(bundle.manifest.files)} files -> {bundle.tarball}"
-    note += "".join(f"; {w}" for w in result.warnings)
+    note += "".join(f"; WARNING {w}" for w in result.warnings)
     return StepOutcome("ok", outputs, note)
 
 
