@@ -6,6 +6,12 @@ Order matters for evidence: logs first (they rotate and pods die), in parallel, 
 thread reads the surrounding state; then audit events; then custody, the manifest, the tarball;
 then uploads. What could not be read is listed in the manifest's failures and makes the result
 ``partial``; it never stops the rest. An upload that fails keeps the local bundle and says where.
+
+Custody also says what was NOT looked at, so a reader does not take silence for absence:
+``audit`` is ``{"collected": false, "reason": ...}`` when no audit source was given, and
+``warnings`` says when no pod was collected. ``cluster`` identifies the cluster the evidence
+came from: the API server's host, its version (``GET /version``) and the uid of the
+``kube-system`` namespace (the usual cluster id), or why either could not be read.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from irkit import __version__
 from irkit.actions.collect_audit import collect_audit
 from irkit.actions.collect_logs import NoProgress, Progress, collect_logs
 from irkit.actions.collect_state import collect_state
+from irkit.actions.snapshot import snapshot_state
 from irkit.actions.targets import resolve
 from irkit.audit.filter import actor_for_service_account
 from irkit.audit.source import AuditScope, AuditSource
@@ -38,6 +46,15 @@ __all__ = ["CollectResult", "Collector", "NoProgress", "Progress", "collect"]
 @runtime_checkable
 class _KnowsCaller(Protocol):
     def caller_identity(self) -> Mapping[str, Any] | None: ...
+
+
+@runtime_checkable
+class _KnowsVersion(Protocol):
+    def server_version(self) -> Obj: ...
+
+
+SNAPSHOT = "a state-only snapshot: no logs, no audit events"
+NO_AUDIT = "no audit source given (--audit-log, --eks-cluster, or audit_log/eks_cluster in a step)"
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,8 @@ class CollectResult:
     bundle: Bundle
     pods: list[str]
     stored: list[StoredObject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # not failures: e.g. 0 pods collected
+    audit: dict[str, Any] = field(default_factory=dict)  # custody's "audit" record
 
     @property
     def failures(self) -> tuple[Failure, ...]:
@@ -86,33 +105,80 @@ def collect(
     collector: Collector | None = None,
     runbook: str | None = None,
     clock: Clock = utc_now,
+    state_only: bool = False,
 ) -> CollectResult:
+    """``state_only``: a snapshot (``irkit.actions.snapshot``), before containment changes it."""
     progress = progress or NoProgress()
     collector = collector or Collector.here("")
     started = clock()
     resolved = resolve(cluster, target)
-    writer = BundleWriter(out_dir, incident, clock=clock)
-    # Logs on their own pool while this thread reads the state around them.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect") as runner:
-        logs = runner.submit(
-            collect_logs,
-            cluster,
-            writer,
-            target.namespace,
-            resolved.pods,
-            concurrency=concurrency,
-            progress=progress,
-        )
-        owners = collect_state(cluster, writer, resolved)
-        logs.result()
+    writer = BundleWriter(
+        out_dir, incident, clock=clock, label="snapshot" if state_only else "evidence"
+    )
+    if state_only:
+        owners = snapshot_state(cluster, writer, resolved)
+    else:
+        # Logs on their own pool while this thread reads the state around them.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect") as runner:
+            logs = runner.submit(
+                collect_logs,
+                cluster,
+                writer,
+                target.namespace,
+                resolved.pods,
+                concurrency=concurrency,
+                progress=progress,
+            )
+            owners = collect_state(cluster, writer, resolved)
+            logs.result()
     pods = resolved.pod_names
-    if audit_sources:
-        collect_audit(writer, audit_sources, _scope(audit_scope, target, resolved.pods, owners))
+    audit: dict[str, Any] = {"collected": False, "reason": SNAPSHOT if state_only else NO_AUDIT}
+    if audit_sources and not state_only:
+        scope = _scope(audit_scope, target, resolved.pods, owners)
+        events = collect_audit(writer, audit_sources, scope)
+        audit = {"collected": True, "sources": [s.description for s in audit_sources]}
+        audit["events"] = events
+    warnings = no_pods_warning(target, pods)
     custody = _custody(
         cluster, target, incident, pods, collector, runbook, started, clock(), stores, writer
     )
+    custody |= {"audit": audit, "warnings": warnings, "cluster": cluster_identity(cluster)}
+    custody["kind"] = "snapshot" if state_only else "collect"
     bundle = writer.finish(custody)
-    return CollectResult(bundle, pods, _upload(bundle, stores, incident))
+    return CollectResult(bundle, pods, _upload(bundle, stores, incident), warnings, audit)
+
+
+def no_pods_warning(target: Target, pods: Sequence[str]) -> list[str]:
+    if pods:
+        return []
+    return [
+        f"0 pods collected: {target} has no pod in namespace {target.namespace} (scaled to "
+        "zero, a selector that matches nothing, or pods already gone); the bundle holds "
+        "the surrounding state only"
+    ]
+
+
+def cluster_identity(cluster: Cluster) -> dict[str, Any]:
+    """Which cluster: API server host, version, kube-system uid; a refusal says why."""
+    server = cluster.identity.server
+    out: dict[str, Any] = {"server": server, "server_host": urlsplit(server).netloc or server}
+    if isinstance(cluster, _KnowsVersion):
+        try:
+            version = cluster.server_version()
+            out["version"] = {
+                k: version[k] for k in ("gitVersion", "platform", "major", "minor") if k in version
+            }
+        except IrkitError as e:
+            out["version_error"] = str(e)
+    else:
+        out["version_error"] = "the cluster adapter cannot read /version"
+    try:
+        namespace = cluster.get("namespaces", "", "kube-system")
+        out["kube_system_uid"] = (namespace.get("metadata") or {}).get("uid")
+    except IrkitError as e:
+        out["kube_system_uid"] = None
+        out["kube_system_uid_error"] = str(e)
+    return out
 
 
 def _scope(

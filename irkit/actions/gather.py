@@ -12,6 +12,7 @@ from typing import TypeVar
 from irkit.cluster.port import Obj
 from irkit.errors import IrkitError
 from irkit.evidence.bundle import BundleWriter
+from irkit.evidence.redact import redact
 from irkit.model.evidence import safe_name
 from irkit.model.kinds import api_path, by_name
 
@@ -37,7 +38,8 @@ def write_object(
     writer: BundleWriter, folder: str, obj: Obj, kind: str, *, qualified: bool = False
 ) -> None:
     """``<folder>/<name>.yaml`` (``<namespace>.<name>`` when ``qualified``), made safe: names
-    come from cluster data."""
+    come from cluster data; secret values taken out (``irkit.evidence.redact``)."""
+    obj = redact(obj)
     meta = obj.get("metadata") or {}
     name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or "")
     file = safe_name(f"{namespace}.{name}" if qualified and namespace else name)

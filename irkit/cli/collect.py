@@ -27,6 +27,7 @@ from irkit.cli.common import (
     command_journal,
     command_line,
     connect_cluster,
+    incidents_dir,
     journaled,
     names_suggested,
     target_in,
@@ -85,6 +86,14 @@ def collect(
         typer.Option("--actor", help="Also audit this ServiceAccount, NS:NAME (repeatable)."),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Pods read in parallel.", min=1)] = 8,
+    state_only: Annotated[
+        bool,
+        typer.Option(
+            "--state-only",
+            help="A quick snapshot before containment: pods, owners, NetworkPolicies, Services; "
+            "no logs, no audit.",
+        ),
+    ] = False,
     incident: Incident = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -96,11 +105,16 @@ def collect(
     from irkit.actions.collect import collect as run
     from irkit.audit.source import AuditScope
     from irkit.cli.collect_options import parse_actor, parse_tags, parse_time
-    from irkit.errors import PartialError
+    from irkit.errors import PartialError, UsageError
     from irkit.model.incident import incident_or_new
 
     with reported_errors():
         check_output(output)
+        if state_only and (audit_log or eks_cluster):
+            raise UsageError(
+                "--state-only reads no audit events: drop --audit-log/--eks-cluster, or "
+                "collect them in a full collect"
+            )
         tgt = target_in(namespace, target, selector, kubeconfig, context)
         inc = incident_or_new(incident)
         now = datetime.now(UTC)
@@ -135,6 +149,7 @@ def collect(
                 stores=stores,
                 progress=bar,
                 collector=Collector.here(command_line()),
+                state_only=state_only,
             )
             rec.result = "ok" if result.status == "complete" else "partial"
             rec.outputs = _summary(result)
@@ -150,24 +165,53 @@ def collect(
 
 def verify(
     path: Annotated[str, typer.Argument(help="Bundle folder, .tar.gz or s3://BUCKET/KEY.tar.gz.")],
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="The tarball's expected SHA-256 (hex).")
+    ] = None,
+    incident: Annotated[
+        str | None,
+        typer.Option(
+            "--incident",
+            "-i",
+            help="The tarball must have the sha256 this incident's journal recorded for it.",
+        ),
+    ] = None,
+    journal: JournalPath = None,
     s3_endpoint: S3Endpoint = None,
     region: Region = None,
     output: Output = "text",
 ) -> None:
     """Check a bundle against its manifest: exit 0 if intact, 6 if anything changed."""
-    from irkit.errors import VerifyError
-    from irkit.evidence.verify import verify_bundle
+    from irkit.errors import UsageError, VerifyError
+    from irkit.evidence.verify import Expected, verify_bundle
+    from irkit.model.incident import check_incident_id
+    from irkit.model.incident_paths import IncidentPaths
     from irkit.settings import S3Settings
+
+    def journals(inc: str) -> list[Path]:
+        """Where collect records a tarball's sha256: the run's journal, the commands' one,
+        and a ``--journal`` given by hand."""
+        given = [journal] if journal is not None else []
+        try:
+            paths = IncidentPaths.of(inc, incidents_dir())
+        except UsageError:  # a manifest's incident is data: not a path unless it is an id
+            return given
+        return [paths.journal, paths.commands, *given]
 
     with reported_errors():
         check_output(output)
-        report = verify_bundle(path, s3=S3Settings(endpoint_url=s3_endpoint, region=region))
+        if incident is not None:
+            check_incident_id(incident)
+        expected = Expected(sha256=sha256, incident=incident, journals=journals)
+        report = verify_bundle(
+            path, s3=S3Settings(endpoint_url=s3_endpoint, region=region), expected=expected
+        )
         _report_verify(report, output)
         if not report.ok:
             raise VerifyError(
-                f"{path} does not match its manifest: {len(report.changed)} changed, "
-                f"{len(report.missing)} missing, {len(report.extra)} extra, "
-                f"{len(report.problems)} other problem(s)"
+                f"{path} does not match its manifest or its recorded hash: "
+                f"{len(report.changed)} changed, {len(report.missing)} missing, "
+                f"{len(report.extra)} extra, {len(report.problems)} other problem(s)"
             )
 
 
@@ -249,10 +293,14 @@ def _summary(result: CollectResult) -> dict[str, Any]:
         "bytes": bundle.manifest.total_bytes,
         "failures": [f.to_json() for f in result.failures],
         "s3": [s.uri for s in result.stored],
+        "audit": result.audit,
+        "warnings": result.warnings,
     }
 
 
 def _report(result: CollectResult, output: str) -> None:
+    for warning in result.warnings:
+        warn(warning)
     if output != "text":
         print_data(_summary(result), output)
         return
@@ -263,6 +311,11 @@ def _report(result: CollectResult, output: str) -> None:
         f"collected {len(result.pods)} pod(s): {len(bundle.manifest.files)} files, "
         f"{bundle.manifest.total_bytes:,} bytes, {len(result.failures)} failure(s)"
     )
+    audit = result.audit
+    if audit.get("collected"):
+        echo(f"audit:   {audit.get('events', 0)} event(s)")
+    else:
+        echo(f"audit:   not collected: {audit.get('reason', '')}")
     echo(f"bundle:  {bundle.folder}")
     for stored in result.stored:
         echo(
@@ -288,3 +341,5 @@ def _report_verify(report: VerifyReport, output: str) -> None:
         echo(f"problem: {problem}")
     if report.ok:
         echo(f"OK {report.source}: {report.checked} files match the manifest")
+    for note in report.notes:
+        echo(f"note: {note}")

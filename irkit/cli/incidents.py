@@ -91,9 +91,7 @@ def show(
             echo("steps:")
             for step in summary.steps:
                 why = step.error or step.note
-                echo(
-                    f"  {step.id} ({step.action}): {step.status}" + (f" - {why}" if why else "")
-                )
+                echo(f"  {step.id} ({step.action}): {step.status}" + (f" - {why}" if why else ""))
                 for warning in step.warnings:
                     echo(f"    WARNING {warning}")
         if summary.commands:

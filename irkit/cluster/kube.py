@@ -90,6 +90,11 @@ class KubeCluster:
         path = api_path(rt, namespace, name, subresource)
         return self._retrying(lambda: self._json("GET", path, info))
 
+    def server_version(self) -> Obj:
+        """``GET /version``: the API server's build (gitVersion, platform), for custody."""
+        info = RequestInfo("get", "/version", "", "", self.identity.user)
+        return self._retrying(lambda: self._json("GET", "/version", info))
+
     def list(
         self,
         kind: str,

@@ -81,6 +81,8 @@ def runner_for(action: Action) -> StepRunner:
             return _release
         case Action.COLLECT:
             return _collect
+        case Action.SNAPSHOT:
+            return _snapshot
         case Action.SCALE | Action.RESTORE:
             return _scale
         case Action.LABEL | Action.ANNOTATE:
@@ -197,6 +199,37 @@ def _collect(call: StepCall) -> StepOutcome:
         warnings = _brief([f"not collected: {f.artifact} ({f.reason})" for f in result.failures])
     status = "partial" if result.failures else "ok"  # collect changes nothing, yet does work
     return StepOutcome(status, outputs, note, warnings=warnings)
+
+
+def _snapshot(call: StepCall) -> StepOutcome:
+    """A state-only bundle before containment: ``collect(..., state_only=True)``."""
+    cluster = call.adapters.cluster
+    if call.dry_run:
+        names = resolve(cluster, call.tgt).pod_names
+        outputs = {"bundle": "", "tarball": "", "sha256": "", "files": 0, "failures": 0}
+        plan = {"pods": names, "out_dir": str(call.paths.evidence)}
+        return StepOutcome("dry-run", outputs | {"pods": names}, "would snapshot", plan)
+    result = collect(
+        cluster,
+        call.tgt,
+        out_dir=call.paths.evidence,
+        incident=call.incident,
+        collector=Collector.here(call.command),
+        runbook=call.runbook.metadata.name,
+        state_only=True,
+    )
+    bundle = result.bundle
+    outputs = {
+        "bundle": str(bundle.folder),
+        "tarball": str(bundle.tarball),
+        "sha256": bundle.sha256,
+        "files": len(bundle.manifest.files),
+        "failures": len(result.failures),
+        "pods": result.pods,
+    }
+    note = f"{len(result.pods)} pod(s), {len(bundle.manifest.files)} files -> {bundle.tarball}"
+    note += "".join(f"; WARNING {w}" for w in result.warnings)
+    return StepOutcome("ok", outputs, note)
 
 
 def _scale(call: StepCall) -> StepOutcome:

@@ -65,11 +65,13 @@ class Bundle:
 
 
 class BundleWriter:
-    def __init__(self, out_dir: Path, incident: str, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, out_dir: Path, incident: str, *, clock: Clock = utc_now, label: str = "evidence"
+    ) -> None:
         self._clock = clock
         self.created = clock()
         self.incident = incident
-        self.name = f"irkit-evidence-{incident}-{self.created.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        self.name = f"irkit-{label}-{incident}-{self.created.astimezone(UTC):%Y%m%dT%H%M%SZ}"
         self.folder = Path(out_dir) / self.name
         try:
             self.folder.parent.mkdir(parents=True, exist_ok=True)

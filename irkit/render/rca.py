@@ -224,7 +224,7 @@ class _Builder:
         if e.action in CONTAINS or e.action in LIFTS:
             target = step_target(self._with.get(e.step, {}))
             self._contain(key, e.time, e.step, e.action, target, status, e.changes, warnings)
-        if e.action == "collect":
+        if e.action in ("collect", "snapshot"):
             self.collected.append((e.step, _outputs(e.data)))
 
     def command(self, e: Entry) -> None:

@@ -110,6 +110,12 @@ class CollectInput(_Targeted):
     """Pods read in parallel, 1 to 64."""
 
 
+class SnapshotInput(_Targeted):
+    """Record the target's pods, their owners and the namespace's NetworkPolicies and Services
+    as they are, before containment changes them: a quick, sealed, state-only bundle
+    (``irkit collect --state-only``). Put it before isolate."""
+
+
 class ScaleInput(_Targeted):
     """Scale Deployments/StatefulSets down, recording their replicas (``irkit scale``)."""
 
@@ -212,6 +218,7 @@ INPUTS: dict[Action, type[_Input]] = {
     Action.ISOLATE: IsolateInput,
     Action.RELEASE: ReleaseInput,
     Action.COLLECT: CollectInput,
+    Action.SNAPSHOT: SnapshotInput,
     Action.SCALE: ScaleInput,
     Action.RESTORE: RestoreInput,
     Action.LABEL: LabelInput,

@@ -53,6 +53,7 @@ class Action(StrEnum):
     ISOLATE = "isolate"
     RELEASE = "release"
     COLLECT = "collect"
+    SNAPSHOT = "snapshot"
     SCALE = "scale"
     RESTORE = "restore"
     LABEL = "label"
@@ -83,6 +84,7 @@ OUTPUTS: dict[str, frozenset[str]] = {
     Action.ISOLATE: frozenset({"policy", "namespace", "pods"}),
     Action.RELEASE: frozenset({"policy", "pods"}),
     Action.COLLECT: frozenset({"bundle", "tarball", "sha256", "uri", "files", "failures", "nodes"}),
+    Action.SNAPSHOT: frozenset({"bundle", "tarball", "sha256", "files", "failures", "pods"}),
     Action.SCALE: frozenset({"workloads"}),
     Action.RESTORE: frozenset({"workloads"}),
     Action.LABEL: frozenset({"pods"}),
@@ -253,8 +255,8 @@ class Step(Strict):
     """Lower-case letters, digits and '_', starting with a letter; unique in the runbook.
     Later steps read its outputs as ``steps.<id>.outputs.<name>``."""
     action: Action
-    """What the step does: isolate, release, collect, scale, restore, label, annotate, cordon,
-    uncordon, notify, wait or rca. There is no shell or exec action."""
+    """What the step does: snapshot, isolate, release, collect, scale, restore, label, annotate,
+    cordon, uncordon, notify, wait or rca. There is no shell or exec action."""
     with_: dict[str, Any] = Field(default={}, alias="with")
     """The action's inputs; string values may be templates (see docs/runbooks.md)."""
     when: str | None = None

@@ -178,6 +178,11 @@ PERMISSIONS: dict[Action, tuple[Need, ...]] = {
         Need(perm("get", "roles", everywhere=True), note="the Roles those RoleBindings name"),
         Need(perm("get", "clusterroles"), note="the ClusterRoles the bindings name"),
     ),
+    Action.SNAPSHOT: (
+        *_resolve(),
+        *_needs("get", OWNER_KINDS, note="the pods' owners, upwards"),
+        *_needs("list", ["networkpolicies", "services"], note="as they were before isolate"),
+    ),
     Action.SCALE: (
         *_scaling(),
         *_needs("get", _SCALABLE, [SELECTOR], note="re-read after a conflicting write"),

@@ -180,3 +180,76 @@ def test_bad_options_fail_before_collecting(
 def test_verify_nothing(tmp_path: Path) -> None:
     done = irkit(dict(os.environ), tmp_path, "verify", str(tmp_path / "none.tar.gz"))
     assert done.returncode == 6 and "no bundle at" in done.stderr
+
+
+def test_verify_ties_the_tarball_to_the_journal_and_its_sidecar(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    done = irkit(env, tmp_path, *collect_args(sim, "-i", "inc-7", "-o", "json"))
+    assert done.returncode == 0, done.stderr
+    tarball = tmp_path / json.loads(done.stdout)["tarball"]
+    actual = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    ok = irkit(env, tmp_path, "verify", str(tarball), "--incident", "inc-7")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "note: sha256 matches the journal of incident inc-7" in ok.stdout
+
+    journal = tmp_path / "irkit-journal.jsonl"
+    journal.write_text(journal.read_text().replace(actual, "0" * 64))
+    for args in (["--incident", "inc-7"], []):  # named, or found from the manifest's incident
+        bad = irkit(env, tmp_path, "verify", str(tarball), *args)
+        assert bad.returncode == 6, bad.stdout + bad.stderr
+        assert "0" * 64 in bad.stdout and actual in bad.stdout
+
+    tarball.with_name(tarball.name + ".sha256").unlink()
+    journal.unlink()
+    alone = irkit(env, tmp_path, "verify", str(tarball))
+    assert alone.returncode == 6 and "no .sha256 sidecar" in alone.stdout
+    given = irkit(env, tmp_path, "verify", str(tarball), "--sha256", actual)
+    assert given.returncode == 0, given.stdout + given.stderr
+
+
+def test_verify_a_deeply_nested_manifest_exits_6(tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    done = irkit(dict(os.environ), tmp_path, "verify", str(folder))
+    assert done.returncode == 6, done.stderr
+    assert "nested too deeply" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_collect_says_audit_was_not_collected_and_warns_about_zero_pods(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    from irkit.cluster.kube import connect
+    from irkit.settings import ClusterSettings
+
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    done = irkit(env, tmp_path, *collect_args(sim))
+    assert done.returncode == 0, done.stderr
+    assert "audit:   not collected: no audit source given" in done.stdout
+    assert "WARNING" not in done.stderr
+
+    admin = connect(ClusterSettings(kubeconfig=sim.kubeconfig_path))
+    admin.patch(
+        "deployments", "production", "api-server", {"spec": {"replicas": 0}}, subresource="scale"
+    )
+    empty = irkit(env, tmp_path, *collect_args(sim, "-o", "json", "--out", "evidence-2"))
+    assert empty.returncode == 0, empty.stderr
+    assert "WARNING 0 pods collected" in empty.stderr
+    summary = json.loads(empty.stdout)
+    assert summary["pods"] == 0 and summary["warnings"][0].startswith("0 pods collected")
+    assert summary["audit"]["collected"] is False
+
+
+def test_collect_state_only_is_a_sealed_snapshot(sim: SimCluster, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    done = irkit(env, tmp_path, *collect_args(sim, "--state-only", "-i", "inc-3", "-o", "json"))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    folder = tmp_path / summary["bundle"]
+    assert folder.name.startswith("irkit-snapshot-inc-3-")
+    assert (folder / "state" / "pods").is_dir() and not (folder / "logs").exists()
+    assert irkit(env, tmp_path, "verify", summary["tarball"]).returncode == 0
+    refused = irkit(env, tmp_path, *collect_args(sim, "--state-only", "--audit-log", "a.log"))
+    assert refused.returncode == 2 and "--state-only reads no audit events" in refused.stderr

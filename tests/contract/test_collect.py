@@ -382,3 +382,157 @@ def test_an_owner_reference_cannot_pull_a_secret_into_the_bundle(
         if path.is_file():
             assert not leaks(path.read_bytes()), path
     assert not leaks(gzip.decompress(result.bundle.tarball.read_bytes()))
+
+
+# ---- secret values outside Secrets (issue 7, item 10) -------------------------------------------
+ENV_CANARY = "ENV-CANARY-3c1d-hunter2"
+APPLIED_CANARY = "APPLIED-CANARY-9e4b"
+
+
+def _leaky_container(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": "busybox:1.36",
+        "env": [
+            {"name": "DB_PASSWORD", "value": ENV_CANARY},
+            {"name": "apiKey", "value": ENV_CANARY + "-2"},
+            {"name": "MONKEY_COUNT", "value": "12"},
+            {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+        ],
+    }
+
+
+def test_secret_env_values_and_last_applied_never_reach_the_bundle(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    applied = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "leaky"},
+        "spec": {"template": {"spec": {"containers": [_leaky_container("app")]}}},
+        "note": APPLIED_CANARY,  # an unparseable or secret-less part is dropped or kept safe
+    }
+    template = {
+        "metadata": {"labels": {"app": "leaky"}},
+        "spec": {
+            "initContainers": [_leaky_container("init")],
+            "containers": [_leaky_container("app")],
+        },
+    }
+    cluster.create(
+        "deployments",
+        NS,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "leaky",
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied)
+                },
+            },
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "leaky"}},
+                "template": template,
+            },
+        },
+    )
+    result = run(cluster, tmp_path, "deployment/leaky")
+    assert result.pods, "the sim's controller made the pod the test needs"
+    folder_bytes = b"".join(p.read_bytes() for p in result.bundle.folder.rglob("*") if p.is_file())
+    packed = result.bundle.tarball.read_bytes()
+    for data in (folder_bytes, gzip.decompress(packed)):
+        assert ENV_CANARY.encode() not in data
+        assert base64.b64encode(ENV_CANARY.encode()) not in data
+    pod = yaml.safe_load(next(result.bundle.folder.glob("state/pods/leaky-*.yaml")).read_text())
+    env = {e["name"]: e for e in pod["spec"]["initContainers"][0]["env"]}
+    assert env["DB_PASSWORD"]["value"] == f"<redacted: {len(ENV_CANARY)} bytes>"
+    assert env["MONKEY_COUNT"]["value"] == "12"  # not a secret-looking name: kept
+    assert "valueFrom" in env["FROM_SECRET"]
+    deployment = yaml.safe_load(
+        (result.bundle.folder / "state/owners/deployments/leaky.yaml").read_text()
+    )
+    kept = json.loads(
+        deployment["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    )
+    assert kept["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"].startswith(
+        "<redacted: "
+    )
+
+
+# ---- what custody says beyond the files (issue 7, item 10) --------------------------------------
+def _custody(result: CollectResult) -> dict[str, Any]:
+    return dict(json.loads((result.bundle.folder / "custody.json").read_text()))
+
+
+def test_custody_identifies_the_cluster_and_says_audit_was_not_collected(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    result = run(cluster, tmp_path)
+    custody = _custody(result)
+    kube_system = cluster.get("namespaces", "", "kube-system")["metadata"]["uid"]
+    ident = custody["cluster"]
+    assert ident["kube_system_uid"] == kube_system and kube_system
+    assert ident["version"]["gitVersion"].startswith("v1.")
+    assert ident["server_host"].startswith("127.0.0.1:")
+    assert custody["audit"]["collected"] is False
+    assert "no audit source given" in custody["audit"]["reason"]
+    assert result.audit == custody["audit"] and custody["warnings"] == result.warnings == []
+
+
+def test_zero_pods_is_a_warning_in_custody(sim: SimCluster, tmp_path: Path) -> None:
+    cluster = cluster_for(sim, tmp_path)
+    cluster.patch("deployments", NS, "api-server", {"spec": {"replicas": 0}}, subresource="scale")
+    result = run(cluster, tmp_path)
+    assert result.pods == []
+    assert result.warnings and "0 pods collected" in result.warnings[0]
+    assert _custody(result)["warnings"] == result.warnings
+
+
+def test_a_caller_who_cannot_read_kube_system_gets_the_reason_in_custody(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    admin = cluster_for(sim, tmp_path)
+    sim.add_user("narrow")
+    rules = [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+        {
+            "apiGroups": ["", "apps"],
+            "resources": ["pods", "pods/log", "deployments", "replicasets", "services"],
+            "verbs": ["get", "list"],
+        },
+    ]
+    rules[0]["resourceNames"] = [NS]  # type: ignore[assignment]
+    admin.create(
+        "clusterroles",
+        "",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "narrow"},
+            "rules": rules,
+        },
+    )
+    admin.create(
+        "clusterrolebindings",
+        "",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "narrow"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "narrow",
+            },
+            "subjects": [{"kind": "User", "name": "narrow"}],
+        },
+    )
+    result = run(cluster_for(sim, tmp_path, "narrow"), tmp_path)
+    ident = _custody(result)["cluster"]
+    assert ident["kube_system_uid"] is None
+    assert "forbidden" in ident["kube_system_uid_error"].lower()
+    assert ident["version"]["gitVersion"]  # /version is open to every authenticated user

@@ -107,6 +107,17 @@ def _collect(c: KubeCluster, t: Target, tmp: Path) -> None:
     )
 
 
+def _snapshot(c: KubeCluster, t: Target, tmp: Path) -> None:
+    collect(
+        c,
+        t,
+        out_dir=tmp / "evidence",
+        incident="inc-7",
+        collector=Collector("host", "user", "irkit collect --state-only"),
+        state_only=True,
+    )
+
+
 def _scale(**kw: Any) -> Step:
     return lambda c, t, _: scale(c, t, incident="inc-7", wait_timeout=10, **kw)
 
@@ -145,6 +156,7 @@ RUNS: tuple[Run, ...] = (
         for r in TARGETS
     ),
     *(Run(Action.COLLECT, r, step=_collect) for r in TARGETS),
+    *(Run(Action.SNAPSHOT, r, step=_snapshot) for r in TARGETS),
     *(Run(Action.LABEL, r, step=_label(False)) for r in TARGETS),
     *(Run(Action.ANNOTATE, r, step=_label(True)) for r in TARGETS),
     Run(
@@ -282,6 +294,8 @@ def audit_of(sim: SimCluster, user: str) -> set[Used]:
     for line in lines:
         event = json.loads(line)
         if event["user"]["username"] != user:
+            continue
+        if event["requestURI"] == "/version":  # custody's server version: open to everyone
             continue
         ref = event.get("objectRef") or {}
         out.add(

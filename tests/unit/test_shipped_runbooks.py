@@ -41,7 +41,7 @@ def actions(runbook: Runbook) -> list[str]:
 
 def test_compromised_pod_follows_the_seeds_order() -> None:
     rb = book("compromised-pod")
-    assert actions(rb) == ["isolate", "collect", "notify", "scale", "rca"]
+    assert actions(rb) == ["snapshot", "isolate", "collect", "notify", "scale", "rca"]
     assert rb.step("scale_down").approval == "required"
     assert rb.step("scale_down").with_["replicas"] == 0
     assert rb.step("notify").when == "params.slack_webhook"
@@ -52,7 +52,7 @@ def test_compromised_pod_follows_the_seeds_order() -> None:
 
 def test_crypto_miner_matches_falco_and_alertmanager_and_cuts_dns() -> None:
     rb = book("crypto-miner")
-    assert actions(rb) == ["isolate", "collect", "scale", "rca"]
+    assert actions(rb) == ["snapshot", "isolate", "collect", "scale", "rca"]
     assert rb.step("isolate").with_["allow_dns"] is False
     assert rb.step("scale_down").approval == "required"
     assert rb.match.alertmanager is not None and rb.match.falco is not None
@@ -62,7 +62,7 @@ def test_crypto_miner_matches_falco_and_alertmanager_and_cuts_dns() -> None:
 
 def test_suspicious_shell_takes_namespace_and_pod_from_the_falco_event() -> None:
     rb = book("suspicious-shell")
-    assert actions(rb) == ["isolate", "collect", "notify", "rca"]
+    assert actions(rb) == ["snapshot", "isolate", "collect", "notify", "rca"]
     assert rb.match.falco is not None
     assert rb.match.falco.rules == ["Terminal shell in container"]
     assert rb.match.falco.priority == ">= notice"
@@ -86,8 +86,19 @@ def test_crypto_miner_namespace_comes_from_either_kind_of_alert() -> None:
 
 def test_leaked_token_collects_the_service_accounts_audit_trail() -> None:
     rb = book("leaked-service-account-token")
-    assert actions(rb) == ["isolate", "collect", "rca"]
+    assert actions(rb) == ["snapshot", "isolate", "collect", "rca"]
     collect = rb.step("collect").with_
     assert collect["actors"] == ["{{ params.namespace }}:{{ params.service_account }}"]
     assert collect["audit_log"] == ["{{ params.audit_log }}"]
     assert rb.params["service_account"].required
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_is_snapshotted_before_isolate_changes_it(name: str) -> None:
+    """RFC 3227: the pods' labels and the policies as found, before isolate changes them."""
+    rb = book(name)
+    steps = actions(rb)
+    if "isolate" in steps:
+        assert steps[0] == "snapshot"
+        snap, isolate = rb.step("snapshot").with_, rb.step("isolate").with_
+        assert (snap["namespace"], snap["target"]) == (isolate["namespace"], isolate["target"])
