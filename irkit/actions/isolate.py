@@ -22,7 +22,7 @@ is in it) and the leak check; pods are patched in parallel (``quarantine_pods``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from irkit.actions.netpol import (
@@ -50,6 +50,7 @@ from irkit.actions.quarantine_pods import (
 from irkit.actions.targets import Resolved, resolve
 from irkit.cluster.port import Cluster, Obj
 from irkit.errors import Conflict, NotFound, UsageError
+from irkit.model.incident import check_incident_id
 from irkit.model.journal import Change, utc_now
 from irkit.model.target import Target
 
@@ -68,6 +69,9 @@ class IsolateRequest:
     detach: bool = False
     strict: bool = False
     dry_run: bool = False
+    # The incident id was generated, not chosen: when irkit already quarantines the target,
+    # join that quarantine's incident instead of refusing (a responder re-running isolate).
+    join_existing: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class IsolateResult:
     dry_run: bool
     gone: list[str] = field(default_factory=list)  # pods deleted between listing and patching
     leaks: list[Leak] = field(default_factory=list)  # other policies still letting traffic in/out
+    incident: str = ""  # the quarantine's incident: the request's, or the one it joined
 
     @property
     def partial(self) -> bool:
@@ -107,10 +112,12 @@ def isolate(
     if req.detach and scope != "pod":
         raise UsageError("--detach works with --scope pod (a single pod) only")
     resolved = resolve(cluster, target)
-    selector = _selector(resolved, scope, req.incident)
     name = policy_name(target)
     policies = cluster.list("networkpolicies", target.namespace)
     current = next((p for p in policies if p["metadata"]["name"] == name), None)
+    if req.join_existing and current is not None and is_ours(current):
+        req = replace(req, incident=_joinable(_incident_of(current)) or req.incident)
+    selector = _selector(resolved, scope, req.incident)
     # Everything that can refuse does so here, before the first write.
     if current is not None:
         _check_owner(current, target, req.incident)
@@ -143,6 +150,7 @@ def isolate(
         req.dry_run,
         gone,
         leaks,
+        req.incident,
     )
 
 
@@ -176,6 +184,14 @@ def _check_owner(policy: Obj, target: Target, incident: str) -> None:
             "another incident never changes that quarantine",
             hint=f"use --incident {owner} to change it, or release it first",
         )
+
+
+def _joinable(incident: str | None) -> str | None:
+    """An incident id read off the cluster is data: joined only when it is a valid id."""
+    try:
+        return check_incident_id(incident) if incident else None
+    except UsageError:
+        return None
 
 
 def _incident_of(policy: Obj) -> str | None:

@@ -24,7 +24,7 @@ from irkit.cli.common import (
     policy_incident,
     target_in,
 )
-from irkit.cli.console import echo, print_data, warn
+from irkit.cli.console import echo, print_data
 from irkit.cli.errors import reported_errors
 
 ISOLATE_REMEDY = (
@@ -91,6 +91,7 @@ def isolate(
             detach=detach,
             strict=strict,
             dry_run=dry_run,
+            join_existing=incident is None,
         )
         with (
             journaled(journal, "isolate", cluster.identity.user, tgt, inc) as rec,
@@ -98,6 +99,7 @@ def isolate(
         ):
             rec.skip = dry_run
             result = run(cluster, tgt, req, rec.changes)
+            inc = rec.incident = result.incident
             rec.result = "partial" if result.partial else "ok" if rec.changes else "unchanged"
             rec.outputs = {
                 "policy": result.policy_name,
@@ -157,10 +159,8 @@ def _report_isolate(result: Any, incident: str, output: str) -> None:
 
 def _print_leaks(result: Any, prefix: str = "") -> None:
     for leak in result.leaks:
-        warn(
-            f"NetworkPolicy {leak.policy!r} still allows {leak.direction} {leak.why}",
-            label=f"{prefix}PARTIAL",
-        )
+        why = f"still allows {leak.direction} {leak.why}"
+        echo(f"{prefix}PARTIAL NetworkPolicy {leak.policy!r} {why}")
 
 
 def _partial(result: Any, target: Any, incident: str, context: str | None) -> Exception:

@@ -194,7 +194,7 @@ def test_verify_ties_the_tarball_to_the_journal_and_its_sidecar(
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "note: sha256 matches the journal of incident inc-7" in ok.stdout
 
-    journal = tmp_path / "irkit-journal.jsonl"
+    journal = tmp_path / "incidents" / "inc-7" / "commands.jsonl"  # IRKIT_HOME is tmp_path
     journal.write_text(journal.read_text().replace(actual, "0" * 64))
     for args in (["--incident", "inc-7"], []):  # named, or found from the manifest's incident
         bad = irkit(env, tmp_path, "verify", str(tarball), *args)

@@ -120,3 +120,21 @@ def test_partial_isolation_says_so_exits_3_and_suggests_the_ways_out(
     detached = irkit(sim, *command[1:], "-o", "json", journal=journal)
     assert detached.returncode == 0, detached.stderr
     assert json.loads(detached.stdout)["partial"] is False
+
+
+def test_isolate_again_without_an_incident_joins_the_quarantines_incident(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    """A responder re-running isolate without -i gets the quarantine's incident (no refusal,
+    no second incident); naming another incident is still refused (test_isolate_races)."""
+    journal = tmp_path / "journal.jsonl"
+    args = ("isolate", "deployment/api-server", "-n", "production", "-o", "json")
+    first = irkit(sim, *args, "-i", "inc-first", journal=journal)
+    assert first.returncode == 3, first.stderr  # partial: the scenario's allow-frontend-to-api
+    again = irkit(sim, *args, journal=journal)
+    assert again.returncode == 3, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["incident"] == "inc-first" and summary["status"] == "unchanged"
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [e["incident"] for e in entries] == ["inc-first", "inc-first"]
+    assert "-i inc-first" in again.stderr  # the pasteable TIP names the joined incident
