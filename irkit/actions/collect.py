@@ -91,28 +91,39 @@ def collect(
     collector = collector or Collector.here("")
     started = clock()
     resolved = resolve(cluster, target)
-    writer = BundleWriter(out_dir, incident, clock=clock)
-    # Logs on their own pool while this thread reads the state around them.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect") as runner:
-        logs = runner.submit(
-            collect_logs,
-            cluster,
-            writer,
-            target.namespace,
-            resolved.pods,
-            concurrency=concurrency,
-            progress=progress,
+    writer = BundleWriter(out_dir, incident, label=_label(target), clock=clock)
+    try:
+        # Logs on their own pool while this thread reads the state around them.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect") as runner:
+            logs = runner.submit(
+                collect_logs,
+                cluster,
+                writer,
+                target.namespace,
+                resolved.pods,
+                concurrency=concurrency,
+                progress=progress,
+            )
+            owners = collect_state(cluster, writer, resolved)
+            logs.result()
+        pods = resolved.pod_names
+        if audit_sources:
+            scope = _scope(audit_scope, target, resolved.pods, owners)
+            collect_audit(writer, audit_sources, scope)
+        custody = _custody(
+            cluster, target, incident, pods, collector, runbook, started, clock(), stores, writer
         )
-        owners = collect_state(cluster, writer, resolved)
-        logs.result()
-    pods = resolved.pod_names
-    if audit_sources:
-        collect_audit(writer, audit_sources, _scope(audit_scope, target, resolved.pods, owners))
-    custody = _custody(
-        cluster, target, incident, pods, collector, runbook, started, clock(), stores, writer
-    )
+    except BaseException:
+        writer.abort()  # no half-packed tarball; what was read stays in the folder
+        raise
     bundle = writer.finish(custody)
     return CollectResult(bundle, pods, _upload(bundle, stores, incident))
+
+
+def _label(target: Target) -> str:
+    """What the bundle's name says was collected: ``production deployments web``."""
+    what = target.name or target.selector or ""
+    return f"{target.namespace} {target.kind or 'pods'} {what}"
 
 
 def _scope(

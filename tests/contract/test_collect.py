@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -382,3 +383,24 @@ def test_an_owner_reference_cannot_pull_a_secret_into_the_bundle(
         if path.is_file():
             assert not leaks(path.read_bytes()), path
     assert not leaks(gzip.decompress(result.bundle.tarball.read_bytes()))
+
+
+def test_two_collects_of_one_incident_in_the_same_second(sim: SimCluster, tmp_path: Path) -> None:
+    """A resumed run or a runbook with two collect steps: the second must not collide."""
+    cluster = cluster_for(sim, tmp_path)
+    frozen = datetime(2026, 11, 26, 3, 10, 0, tzinfo=UTC)
+    results = [
+        collect(
+            cluster,
+            parse_target(NS, "deployment/api-server", None),
+            out_dir=tmp_path / "evidence",
+            incident="inc-42",
+            concurrency=2,
+            clock=lambda: frozen,
+        )
+        for _ in range(2)
+    ]
+    names = {r.bundle.name for r in results}
+    assert len(names) == 2
+    for r in results:
+        assert r.bundle.tarball.is_file() and verify_bundle(r.bundle.tarball).ok
