@@ -141,7 +141,8 @@ def test_state_files(sim: SimCluster, tmp_path: Path) -> None:
     exposure = yaml.safe_load(files["state/rbac/exposure.yaml"].read_text())
     assert "can read Secrets in namespace production" in exposure["serviceAccounts"][0]["risks"]
     assert "db-credentials" in files["state/references.yaml"].read_text()
-    reasons = {e["reason"] for e in load("state/events.yaml")["items"]}
+    events = [json.loads(line) for line in files["state/events.jsonl"].read_text().splitlines()]
+    reasons = {e["reason"] for e in events}
     assert {"CPUThrottlingHigh", "BackOff"} <= reasons
     nodes = {load(f"state/pods/{p}.yaml")["spec"]["nodeName"] for p in result.pods}
     assert {f"state/nodes/{n}.yaml" for n in nodes} <= set(files)
@@ -404,3 +405,30 @@ def test_two_collects_of_one_incident_in_the_same_second(sim: SimCluster, tmp_pa
     assert len(names) == 2
     for r in results:
         assert r.bundle.tarball.is_file() and verify_bundle(r.bundle.tarball).ok
+
+
+def test_events_are_streamed_page_by_page_one_per_line(sim: SimCluster, tmp_path: Path) -> None:
+    """Small pages: every Event of the namespace arrives once, as one JSON line."""
+    k8s = cluster_for(sim, tmp_path)
+    expected = {e["metadata"]["name"] for e in k8s.list("events", NS)}
+    for i in range(25):
+        k8s.create(
+            "events",
+            NS,
+            {
+                "metadata": {"name": f"bulk-{i:03d}"},
+                "involvedObject": {"kind": "Pod", "name": "x", "namespace": NS},
+                "reason": "Bulk",
+                "message": 'line\nbreak \x1b[31m and "quotes"',
+            },
+        )
+    expected |= {f"bulk-{i:03d}" for i in range(25)}
+    paged = connect(ClusterSettings(kubeconfig=sim.kubeconfig_path, retry=FAST_RETRY, page_size=4))
+    result = run(paged, tmp_path)
+    assert result.status == "complete", result.failures
+    lines = files_of(result)["state/events.jsonl"].read_bytes().splitlines()
+    events = [json.loads(line) for line in lines]
+    names = [e["metadata"]["name"] for e in events]
+    assert len(names) == len(set(names)) and set(names) == expected
+    assert all(e["kind"] == "Event" and e["apiVersion"] == "v1" for e in events)
+    assert "state/events.yaml" not in files_of(result)
