@@ -114,6 +114,7 @@ class Run:
     peak_rss_mib: float
     sim_cpu: float
     log_bytes: int
+    cpu: float = 0.0  # user + system seconds of the child and all its descendants
 
 
 def sim_cpu() -> float:
@@ -123,20 +124,24 @@ def sim_cpu() -> float:
 
 def timed(
     cmd: list[str], env: dict[str, str], cwd: Path, hwm: Path | None = None
-) -> tuple[float, float, float, str]:
+) -> tuple[float, float, float, str, float]:
     """Wall seconds, peak RSS (MiB; the child's own VmHWM when ``hwm`` is given, else the
-    largest process of the child's tree, per ``os.wait4``), the simulator's CPU seconds, stdout."""
+    largest process of the child's tree, per ``os.wait4``), the simulator's CPU seconds, stdout,
+    and the CPU seconds of the child with its descendants."""
     out, err = cwd / "stdout", cwd / "stderr"
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu0, start = sim_cpu(), time.perf_counter()
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tree_cpu = (children.ru_utime + children.ru_stime) - (children0.ru_utime + children0.ru_stime)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"{cmd[:4]} exited {proc.returncode}: {err.read_text()[-2000:]}")
     rss_mib = int(hwm.read_text()) / 1024 if hwm else usage.ru_maxrss / 1024
-    return seconds, rss_mib, sim_cpu() - cpu0, out.read_text()
+    return seconds, rss_mib, sim_cpu() - cpu0, out.read_text(), tree_cpu
 
 
 # ``python -m irkit ...`` that writes its own peak RSS (kB) to $BENCH_HWM at exit.
@@ -160,13 +165,13 @@ def run_irkit(sim: SimCluster, work: Path, concurrency: int, env: dict[str, str]
     cmd += ["--concurrency", str(concurrency), "--journal", str(work / "journal.jsonl")]
     hwm = work / "hwm"
     cenv = {**env, "BENCH_HWM": str(hwm)}
-    seconds, rss, cpu, stdout = timed([*cmd, "-o", "json"], cenv, work, hwm)
+    seconds, rss, cpu, stdout, own = timed([*cmd, "-o", "json"], cenv, work, hwm)
     summary = json.loads(stdout)
     folder = Path(summary["bundle"])
     logs = sum(p.stat().st_size for p in folder.glob("logs/*/*.log"))
     if summary["failures"]:
         sys.exit(f"irkit collect had failures: {summary['failures'][:3]}")
-    return Run(seconds, rss, cpu, logs)
+    return Run(seconds, rss, cpu, logs, own)
 
 
 def run_kubectl(
@@ -180,17 +185,18 @@ def run_kubectl(
     )
     kenv = {**env, "KUBECONFIG": sim.kubeconfig_path, "KUBECACHEDIR": str(work / "cache")}
     kenv["PACK"] = "1" if pack else "0"
-    seconds, rss, cpu, _ = timed(["bash", str(script), str(work / "out")], kenv, work)
+    seconds, rss, cpu, _, own = timed(["bash", str(script), str(work / "out")], kenv, work)
     logs = sum(p.stat().st_size for p in (work / "out").glob("*.log"))
     if pack and not (work / "out.tar.gz.sha256").is_file():
         sys.exit("the kubectl script did not pack")
-    return Run(seconds, rss, cpu, logs)
+    return Run(seconds, rss, cpu, logs, own)
 
 
 def report(label: str, run: Run, irkit: Run) -> None:
     print(
         f"  {label:<26}: {run.seconds:7.1f} s  {run.log_bytes / MB / run.seconds:6.1f} MB/s"
-        f"  (sim CPU {run.sim_cpu:.1f} s)  irkit is {run.seconds / irkit.seconds:4.1f}x faster"
+        f"  (CPU {run.cpu:5.1f} s, sim {run.sim_cpu:.1f} s)"
+        f"  irkit is {run.seconds / irkit.seconds:4.1f}x faster"
     )
     if run.log_bytes != irkit.log_bytes:
         print(f"  WARNING log bytes differ: {run.log_bytes:,} vs irkit {irkit.log_bytes:,}")
@@ -231,7 +237,8 @@ def main() -> None:
                 print(
                     f"\n{size:g} MB per container ({total:,.0f} MB of log with timestamps)\n"
                     f"  {'irkit collect':<26}: {irkit.seconds:7.1f} s  "
-                    f"{total / irkit.seconds:6.1f} MB/s  (sim CPU {irkit.sim_cpu:.1f} s)"
+                    f"{total / irkit.seconds:6.1f} MB/s  (CPU {irkit.cpu:5.1f} s, "
+                    f"sim {irkit.sim_cpu:.1f} s)"
                     f"  peak RSS {irkit.peak_rss_mib:.1f} MiB"
                 )
                 if size not in kubectl_sizes:

@@ -110,6 +110,7 @@ class BundleWriter:
             raise EvidenceError(f"cannot create {self.folder}: {e.strerror or e}") from e
         self._lock = threading.Lock()
         self._taken: set[str] = set(DOCUMENTS)
+        self._made: set[str] = {""}  # folders created inside the bundle
         self._entries: list[ManifestEntry] = []
         self._failures: list[Failure] = []
         self._finished = False
@@ -134,7 +135,10 @@ class BundleWriter:
         digest, size = hashlib.sha256(), 0
         try:
             try:
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                parent = rel.rpartition("/")[0]
+                if parent not in self._made:  # one mkdir per folder, not per file
+                    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    self._made.add(parent)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                 f = os.fdopen(fd, "wb", buffering=0)  # a full disk fails in write, not close
             except OSError as e:
