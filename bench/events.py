@@ -12,7 +12,9 @@ straight through the simulator's store (no HTTP: seeding is not what is measured
   Events) would be charged this process's size;
 - how many Events ``state/events.jsonl`` holds (must be every one of them) and its size;
 - the simulator's CPU seconds during the collect (it serves on one core: when they approach
-  the wall time, the simulator is the bottleneck).
+  the wall time, the simulator is the bottleneck);
+- first, how long the simulator's store takes to serve all the Events in pages of 500 by itself
+  (no HTTP): its paging used to sort and filter the whole type for every page (quadratic).
 
     .venv/bin/python bench/events.py [--events 200000] [--pods 3]
 """
@@ -103,6 +105,15 @@ def seed(sim: SimCluster, n: int) -> float:
     return time.perf_counter() - start
 
 
+def page_through(sim: SimCluster) -> float:
+    start = time.perf_counter()
+    token = None
+    while True:
+        _, _, token = sim.store.list_page(EVENTS, NS, None, None, 500, token)
+        if not token:
+            return time.perf_counter() - start
+
+
 def sim_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -162,6 +173,7 @@ def main() -> None:
             seeded = seed(sim, args.events)
             total = len(sim.store.objects(EVENTS, NS))
             print(f"{total:,} Events in namespace {NS} (seeded {args.events:,} in {seeded:.1f} s)")
+            print(f"sim paging    : {page_through(sim):6.2f} s for all of them in pages of 500")
             work = root / "collect"
             work.mkdir()
             seconds, rss, cpu, summary = collect(sim, work)
