@@ -52,6 +52,7 @@ Clock = Callable[[], datetime]
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9]+")
 MAX_SLUG = 48
+ABORT_WAIT = 2.0  # seconds an abort waits for the packer before leaving it to finish alone
 
 
 def bundle_name(incident: str, label: str, created: datetime, token: str) -> str:
@@ -274,10 +275,19 @@ class _Packer:
         return self._stream.commit()
 
     def abort(self) -> None:
+        """Drop the partial tarball without waiting long for a big member being packed (an
+        interrupted collect must stop promptly): the packer closes it when that member is done."""
         self._aborted = True
-        self._stop()
-        if self._stream is not None:
-            self._stream.abort()
+        with self._start:
+            thread, stream = self._thread, self._stream
+        if thread is None or stream is None:
+            return
+        self._queue.put(None)
+        thread.join(timeout=ABORT_WAIT)
+        if thread.is_alive():
+            stream.partial.unlink(missing_ok=True)
+        else:
+            stream.abort()
 
     def _stop(self) -> None:
         with self._start:
@@ -295,6 +305,8 @@ class _Packer:
                 self._stream.add(rel)
             except BaseException as e:  # raised again by close(), in the caller's thread
                 self._error = e
+        if self._aborted:
+            self._stream.abort()
 
 
 def _write_all(f: Any, data: bytes) -> None:

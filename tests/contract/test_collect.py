@@ -432,3 +432,30 @@ def test_events_are_streamed_page_by_page_one_per_line(sim: SimCluster, tmp_path
     assert len(names) == len(set(names)) and set(names) == expected
     assert all(e["kind"] == "Event" and e["apiVersion"] == "v1" for e in events)
     assert "state/events.yaml" not in files_of(result)
+
+
+class _Interrupted:
+    """A progress display whose responder presses Ctrl-C after the first pod."""
+
+    def started(self, pods: int) -> None:
+        pass
+
+    def pod_done(self, pod: str) -> None:
+        raise KeyboardInterrupt
+
+    def wrote(self, nbytes: int) -> None:
+        pass
+
+
+def test_an_interrupted_collect_leaves_no_tarball(sim: SimCluster, tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        collect(
+            cluster_for(sim, tmp_path),
+            parse_target(NS, "deployment/api-server", None),
+            out_dir=tmp_path / "evidence",
+            incident="inc-42",
+            concurrency=1,
+            progress=_Interrupted(),
+        )
+    [folder] = (tmp_path / "evidence").iterdir()
+    assert folder.is_dir() and folder.name.startswith("irkit-evidence-inc-42-production-")

@@ -304,3 +304,14 @@ def test_a_253_character_pod_name_still_makes_valid_paths(tmp_path: Path) -> Non
         w.add_bytes(f"state/pods/{safe_name(pod)}.yaml", b"kind: Pod\n", "test")
         w.add_bytes(f"logs/{safe_name(pod)}/{safe_name(pod)}.previous.log", b"x\n", "test")
     assert len(w.entries) == 4
+
+
+def test_abort_leaves_no_tarball_and_no_partial_file(tmp_path: Path) -> None:
+    w = writer(tmp_path)
+    w.add_bytes("logs/p/c.log", b"x" * 100_000, "test")
+    w.abort()
+    left = sorted(p.name for p in (tmp_path / "evidence").iterdir())
+    assert left == [w.name]  # the folder (what was read) only
+    assert (w.folder / "logs/p/c.log").is_file()
+    with pytest.raises(EvidenceError, match="already finished"):
+        w.add_bytes("late.txt", b"", "test")
