@@ -30,7 +30,7 @@ from irkit.actions.collect_audit import collect_audit
 from irkit.actions.collect_logs import NoProgress, Progress, collect_logs
 from irkit.actions.collect_state import collect_state
 from irkit.actions.snapshot import snapshot_state
-from irkit.actions.targets import resolve
+from irkit.actions.targets import Resolved, resolve
 from irkit.audit.filter import actor_for_service_account
 from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster, Obj
@@ -112,40 +112,54 @@ def collect(
     collector = collector or Collector.here("")
     started = clock()
     resolved = resolve(cluster, target)
-    writer = BundleWriter(
-        out_dir, incident, clock=clock, label="snapshot" if state_only else "evidence"
-    )
-    if state_only:
-        owners = snapshot_state(cluster, writer, resolved)
-    else:
-        # Logs on their own pool while this thread reads the state around them.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect") as runner:
-            logs = runner.submit(
-                collect_logs,
-                cluster,
-                writer,
-                target.namespace,
-                resolved.pods,
-                concurrency=concurrency,
-                progress=progress,
-            )
-            owners = collect_state(cluster, writer, resolved)
-            logs.result()
-    pods = resolved.pod_names
-    audit: dict[str, Any] = {"collected": False, "reason": SNAPSHOT if state_only else NO_AUDIT}
-    if audit_sources and not state_only:
-        scope = _scope(audit_scope, target, resolved.pods, owners)
-        events = collect_audit(writer, audit_sources, scope)
-        audit = {"collected": True, "sources": [s.description for s in audit_sources]}
-        audit["events"] = events
-    warnings = no_pods_warning(target, pods)
-    custody = _custody(
-        cluster, target, incident, pods, collector, runbook, started, clock(), stores, writer
-    )
-    custody |= {"audit": audit, "warnings": warnings, "cluster": cluster_identity(cluster)}
-    custody["kind"] = "snapshot" if state_only else "collect"
+    kind = "snapshot" if state_only else "evidence"
+    writer = BundleWriter(out_dir, incident, label=_label(target), kind=kind, clock=clock)
+    try:
+        if state_only:
+            owners = snapshot_state(cluster, writer, resolved)
+        else:
+            owners = _logs_and_state(cluster, writer, resolved, concurrency, progress)
+        pods = resolved.pod_names
+        audit: dict[str, Any] = {"collected": False, "reason": SNAPSHOT if state_only else NO_AUDIT}
+        if audit_sources and not state_only:
+            scope = _scope(audit_scope, target, resolved.pods, owners)
+            events = collect_audit(writer, audit_sources, scope)
+            audit = {"collected": True, "sources": [s.description for s in audit_sources]}
+            audit["events"] = events
+        warnings = no_pods_warning(target, pods)
+        custody = _custody(
+            cluster, target, incident, pods, collector, runbook, started, clock(), stores, writer
+        )
+        custody |= {"audit": audit, "warnings": warnings, "cluster": cluster_identity(cluster)}
+        custody["kind"] = "snapshot" if state_only else "collect"
+    except BaseException:
+        writer.abort()  # no half-packed tarball; what was read stays in the folder
+        raise
     bundle = writer.finish(custody)
     return CollectResult(bundle, pods, _upload(bundle, stores, incident), warnings, audit)
+
+
+def _logs_and_state(
+    cluster: Cluster,
+    writer: BundleWriter,
+    resolved: Resolved,
+    concurrency: int,
+    progress: Progress,
+) -> list[Obj]:
+    """Logs on their own pool while this thread reads the state around them; the owners."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect") as runner:
+        logs = runner.submit(
+            collect_logs,
+            cluster,
+            writer,
+            resolved.target.namespace,
+            resolved.pods,
+            concurrency=concurrency,
+            progress=progress,
+        )
+        owners = collect_state(cluster, writer, resolved)
+        logs.result()
+    return owners
 
 
 def no_pods_warning(target: Target, pods: Sequence[str]) -> list[str]:
@@ -179,6 +193,12 @@ def cluster_identity(cluster: Cluster) -> dict[str, Any]:
         out["kube_system_uid"] = None
         out["kube_system_uid_error"] = str(e)
     return out
+
+
+def _label(target: Target) -> str:
+    """What the bundle's name says was collected: ``production deployments web``."""
+    what = target.name or target.selector or ""
+    return f"{target.namespace} {target.kind or 'pods'} {what}"
 
 
 def _scope(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from irkit.actions.gather import guarded, source, write_object
+from irkit.actions.gather import guarded, guarded_iter, source, write_object
 from irkit.cluster.port import Cluster, Obj
 from irkit.errors import Forbidden, IrkitError
 from irkit.evidence.bundle import BundleWriter
@@ -33,7 +33,7 @@ def collect_rbac(
         )
         if sa is not None:
             write_object(writer, "state/serviceaccounts", sa, "serviceaccounts")
-    bindings = _bindings(cluster, writer, namespace)
+    bindings = _bindings(cluster, writer, namespace, accounts)
     roles: dict[tuple[str, str, str], Obj | None] = {}
     exposure: list[dict[str, Any]] = []
     for account in accounts:
@@ -63,31 +63,46 @@ def collect_rbac(
         writer.record_failure("state/rbac/exposure.yaml", "derived", str(e))
 
 
-def _bindings(cluster: Cluster, writer: BundleWriter, namespace: str) -> list[Obj]:
+def _bindings(
+    cluster: Cluster, writer: BundleWriter, namespace: str, accounts: list[str]
+) -> list[Obj]:
+    """The bindings that bind one of ``accounts``; the lists are iterated, only these are kept
+    (a cluster may hold tens of thousands of RoleBindings)."""
+
+    def binding_ours(binding: Obj) -> bool:
+        return any(_binds(binding, namespace, a) for a in accounts)
+
     found: list[Obj] = []
-    crbs = guarded(
+    crbs = guarded_iter(
         writer,
         "state/rbac/clusterrolebindings",
         source("clusterrolebindings"),
-        lambda: cluster.list("clusterrolebindings"),
+        cluster.iterate("clusterrolebindings"),
     )
-    found += [{**b, "kind": "ClusterRoleBinding"} for b in crbs or []]
-    rbs: list[Obj] | None
+    found += [{**b, "kind": "ClusterRoleBinding"} for b in crbs if binding_ours(b)]
+    ours: dict[tuple[str, str], Obj] = {}
     try:  # a RoleBinding anywhere may grant the account rights in that namespace
-        rbs = cluster.list("rolebindings")
+        for b in cluster.iterate("rolebindings"):
+            if binding_ours(b):
+                ours[_key(b)] = b
     except Forbidden as e:
         writer.record_failure("state/rbac/rolebindings", source("rolebindings"), str(e))
-        rbs = guarded(
+        local = guarded_iter(
             writer,
             "state/rbac/rolebindings",
             source("rolebindings", namespace),
-            lambda: cluster.list("rolebindings", namespace),
+            cluster.iterate("rolebindings", namespace),
         )
+        ours.update((_key(b), b) for b in local if binding_ours(b))
     except IrkitError as e:
         writer.record_failure("state/rbac/rolebindings", source("rolebindings"), str(e))
-        rbs = None
-    found += [{**b, "kind": "RoleBinding"} for b in rbs or []]
+    found += [{**b, "kind": "RoleBinding"} for _, b in sorted(ours.items())]
     return found
+
+
+def _key(obj: Obj) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 def _binds(binding: Obj, namespace: str, account: str) -> bool:

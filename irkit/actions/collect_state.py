@@ -1,5 +1,8 @@
-"""Cluster state around the target, as YAML under ``state/``: what the pods were and what
-surrounded them (owners, Services, NetworkPolicies, Events, Nodes, HPAs, RBAC exposure).
+"""Cluster state around the target, under ``state/``: what the pods were and what surrounded
+them (owners, Services, NetworkPolicies, Events, Nodes, HPAs, RBAC exposure). Objects are YAML
+files; the namespace's Events, which may number hundreds of thousands, are
+``state/events.jsonl`` (one Event per line), streamed page by page. Lists are iterated, never
+held whole: what is kept is only what matches the target.
 
 Secrets are the one thing never written: a referenced Secret is read only to list its key
 names, and ``secret_summary`` keeps name, type and keys, never ``data``, ``stringData`` or the
@@ -8,12 +11,12 @@ annotations (``last-applied-configuration`` holds the values too). ConfigMaps ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
 from irkit.actions.collect_rbac import collect_rbac
-from irkit.actions.gather import guarded, source, write_object
+from irkit.actions.gather import guarded, guarded_iter, source, write_lines, write_object
 from irkit.actions.targets import MAX_OWNER_DEPTH, Resolved, controller_ref
 from irkit.cluster.port import Cluster, Obj
 from irkit.errors import IrkitError
@@ -39,16 +42,7 @@ def collect_state(cluster: Cluster, writer: BundleWriter, resolved: Resolved) ->
     _matching_services(cluster, writer, ns, pods)
     for policy in _listed(cluster, writer, "networkpolicies", ns):
         write_object(writer, "state/networkpolicies", policy, "networkpolicies")
-    events = guarded(
-        writer, "state/events.yaml", source("events", ns), partial(cluster.list, "events", ns)
-    )
-    if events is not None:
-        _add_yaml(
-            writer,
-            "state/events.yaml",
-            {"apiVersion": "v1", "kind": "List", "items": events},
-            source("events", ns),
-        )
+    write_lines(writer, "state/events.jsonl", cluster.iterate("events", ns), source("events", ns))
     for node in sorted({p.get("spec", {}).get("nodeName") or "" for p in pods} - {""}):
         obj = guarded(
             writer,
@@ -109,8 +103,8 @@ def _plural(kind: str) -> str:
     return rt.plural if rt is not None else kind.lower()
 
 
-def _listed(cluster: Cluster, writer: BundleWriter, kind: str, ns: str) -> list[Obj]:
-    return guarded(writer, f"state/{kind}", source(kind, ns), partial(cluster.list, kind, ns)) or []
+def _listed(cluster: Cluster, writer: BundleWriter, kind: str, ns: str) -> Iterator[Obj]:
+    return guarded_iter(writer, f"state/{kind}", source(kind, ns), cluster.iterate(kind, ns))
 
 
 def _matching_services(cluster: Cluster, writer: BundleWriter, ns: str, pods: list[Obj]) -> None:

@@ -103,6 +103,16 @@ class KubeCluster:
         labels: str | None = None,
         fields: str | None = None,
     ) -> list[Obj]:
+        return list(self.iterate(kind, namespace, labels=labels, fields=fields))
+
+    def iterate(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        labels: str | None = None,
+        fields: str | None = None,
+    ) -> Iterator[Obj]:
         rt = _kind(kind)
         info = self._info("list", rt, namespace or "", "")
         path = api_path(rt, namespace or "")
@@ -111,16 +121,16 @@ class KubeCluster:
             query["labelSelector"] = labels
         if fields:
             query["fieldSelector"] = fields
-        items: list[Obj] = []
         while True:
             page = self._retrying(partial(self._json, "GET", path, info, query=dict(query)))
+            # One page at a time: the next one is asked for when this one has been consumed.
             for item in page.get("items") or []:
                 item.setdefault("apiVersion", rt.group_version)
                 item.setdefault("kind", rt.kind)
-                items.append(item)
+                yield item
             token = (page.get("metadata") or {}).get("continue")
             if not token:
-                return items
+                return
             query["continue"] = token
 
     def create(self, kind: str, namespace: str, obj: Obj, *, dry_run: bool = False) -> Obj:

@@ -41,6 +41,19 @@ class Cluster(Protocol):
         """Every matching object (pages followed); ``namespace=None`` lists all namespaces."""
         ...
 
+    def iterate(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        labels: str | None = None,
+        fields: str | None = None,
+    ) -> Iterator[Obj]:
+        """The same objects as ``list``, one page in memory at a time (``continue`` tokens
+        followed lazily): for lists that may be huge, such as Events. Errors are raised when
+        the page that fails is reached, possibly after objects were already yielded."""
+        ...
+
     def create(self, kind: str, namespace: str, obj: Obj, *, dry_run: bool = False) -> Obj: ...
 
     def patch(

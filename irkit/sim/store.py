@@ -11,6 +11,7 @@ serialise a reference without copying while other threads write.
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import itertools
 import json
@@ -73,6 +74,9 @@ class Store:
         self.lock = threading.RLock()
         self.clock = clock or (lambda: datetime.now(UTC))
         self._objects: dict[tuple[str, str], dict[Key, Obj]] = {}
+        # Each bucket's keys, kept sorted on every write (bisect), so a page of a list costs
+        # O(log n + page) instead of sorting the whole bucket again for every page.
+        self._sorted: dict[tuple[str, str], list[Key]] = {}
         self._rv = itertools.count(1000)
         self._last_rv = 1000
         self._watches: list[Watch] = []
@@ -99,9 +103,7 @@ class Store:
         fields: FieldSelector | None = None,
     ) -> list[Obj]:
         with self.lock:
-            bucket = self._objects.get(rt.key, {})
-            keys = sorted(bucket)
-            objs = [bucket[k] for k in keys if not namespace or k[0] == namespace]
+            objs = list(self._walk(rt, namespace, None))
         if labels is not None:
             objs = [o for o in objs if labels.matches(o["metadata"].get("labels") or {})]
         if fields is not None:
@@ -118,19 +120,37 @@ class Store:
         continue_token: str | None,
     ) -> tuple[list[Obj], str, str | None]:
         """A page of a list, the list's resourceVersion, and the token for the next page."""
-        with self.lock:
-            items = self.objects(rt, namespace, labels, fields)
-            rv = str(self._last_rv)
         # Like etcd3's, the token holds the last key served, not an offset: objects created or
         # deleted before it between two pages neither repeat nor skip an item.
-        if continue_token:
-            after = _decode_continue(continue_token)
-            items = [o for o in items if _key_of(o) > after]
-        if limit is None or limit <= 0:
-            return items, rv, None
-        page = items[:limit]
-        more = limit < len(items)
+        after = _decode_continue(continue_token) if continue_token else None
+        wanted = limit if limit is not None and limit > 0 else None
+        page: list[Obj] = []
+        more = False
+        with self.lock:
+            rv = str(self._last_rv)
+            for obj in self._walk(rt, namespace, after):
+                if labels is not None and not labels.matches(obj["metadata"].get("labels") or {}):
+                    continue
+                if fields is not None and not fields.matches(obj):
+                    continue
+                if wanted is not None and len(page) == wanted:
+                    more = True  # one match past the page: there is a next page
+                    break
+                page.append(obj)
         return page, rv, _encode_continue(_key_of(page[-1])) if more else None
+
+    def _walk(self, rt: ResourceType, namespace: str | None, after: Key | None) -> Iterator[Obj]:
+        """The bucket's objects in key order, from just after ``after``; call under the lock."""
+        keys = self._sorted.get(rt.key, [])
+        bucket = self._objects.get(rt.key, {})
+        start = bisect.bisect_right(keys, after) if after is not None else 0
+        if namespace:
+            start = max(start, bisect.bisect_left(keys, (namespace, "")))
+        for i in range(start, len(keys)):
+            key = keys[i]
+            if namespace and key[0] != namespace:
+                return
+            yield bucket[key]
 
     @property
     def resource_version(self) -> str:
@@ -363,7 +383,10 @@ class Store:
     def _store(self, rt: ResourceType, key: Key, obj: Obj, event: str) -> None:
         self._last_rv = next(self._rv)
         obj["metadata"]["resourceVersion"] = str(self._last_rv)
-        self._objects.setdefault(rt.key, {})[key] = obj
+        bucket = self._objects.setdefault(rt.key, {})
+        if key not in bucket:
+            bisect.insort(self._sorted.setdefault(rt.key, []), key)
+        bucket[key] = obj
         self._notify(rt, event, obj)
         self._run_hooks()
 
@@ -372,6 +395,8 @@ class Store:
         key = (meta.get("namespace", ""), meta["name"])
         if self._objects.get(rt.key, {}).pop(key, None) is None:
             return
+        keys = self._sorted[rt.key]
+        del keys[bisect.bisect_left(keys, key)]
         self._last_rv = next(self._rv)
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(self._last_rv)

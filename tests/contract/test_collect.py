@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,8 @@ def test_state_files(sim: SimCluster, tmp_path: Path) -> None:
     exposure = yaml.safe_load(files["state/rbac/exposure.yaml"].read_text())
     assert "can read Secrets in namespace production" in exposure["serviceAccounts"][0]["risks"]
     assert "db-credentials" in files["state/references.yaml"].read_text()
-    reasons = {e["reason"] for e in load("state/events.yaml")["items"]}
+    events = [json.loads(line) for line in files["state/events.jsonl"].read_text().splitlines()]
+    reasons = {e["reason"] for e in events}
     assert {"CPUThrottlingHigh", "BackOff"} <= reasons
     nodes = {load(f"state/pods/{p}.yaml")["spec"]["nodeName"] for p in result.pods}
     assert {f"state/nodes/{n}.yaml" for n in nodes} <= set(files)
@@ -536,3 +538,78 @@ def test_a_caller_who_cannot_read_kube_system_gets_the_reason_in_custody(
     assert ident["kube_system_uid"] is None
     assert "forbidden" in ident["kube_system_uid_error"].lower()
     assert ident["version"]["gitVersion"]  # /version is open to every authenticated user
+
+
+def test_two_collects_of_one_incident_in_the_same_second(sim: SimCluster, tmp_path: Path) -> None:
+    """A resumed run or a runbook with two collect steps: the second must not collide."""
+    cluster = cluster_for(sim, tmp_path)
+    frozen = datetime(2026, 11, 26, 3, 10, 0, tzinfo=UTC)
+    results = [
+        collect(
+            cluster,
+            parse_target(NS, "deployment/api-server", None),
+            out_dir=tmp_path / "evidence",
+            incident="inc-42",
+            concurrency=2,
+            clock=lambda: frozen,
+        )
+        for _ in range(2)
+    ]
+    names = {r.bundle.name for r in results}
+    assert len(names) == 2
+    for r in results:
+        assert r.bundle.tarball.is_file() and verify_bundle(r.bundle.tarball).ok
+
+
+def test_events_are_streamed_page_by_page_one_per_line(sim: SimCluster, tmp_path: Path) -> None:
+    """Small pages: every Event of the namespace arrives once, as one JSON line."""
+    k8s = cluster_for(sim, tmp_path)
+    expected = {e["metadata"]["name"] for e in k8s.list("events", NS)}
+    for i in range(25):
+        k8s.create(
+            "events",
+            NS,
+            {
+                "metadata": {"name": f"bulk-{i:03d}"},
+                "involvedObject": {"kind": "Pod", "name": "x", "namespace": NS},
+                "reason": "Bulk",
+                "message": 'line\nbreak \x1b[31m and "quotes"',
+            },
+        )
+    expected |= {f"bulk-{i:03d}" for i in range(25)}
+    paged = connect(ClusterSettings(kubeconfig=sim.kubeconfig_path, retry=FAST_RETRY, page_size=4))
+    result = run(paged, tmp_path)
+    assert result.status == "complete", result.failures
+    lines = files_of(result)["state/events.jsonl"].read_bytes().splitlines()
+    events = [json.loads(line) for line in lines]
+    names = [e["metadata"]["name"] for e in events]
+    assert len(names) == len(set(names)) and set(names) == expected
+    assert all(e["kind"] == "Event" and e["apiVersion"] == "v1" for e in events)
+    assert "state/events.yaml" not in files_of(result)
+
+
+class _Interrupted:
+    """A progress display whose responder presses Ctrl-C after the first pod."""
+
+    def started(self, pods: int) -> None:
+        pass
+
+    def pod_done(self, pod: str) -> None:
+        raise KeyboardInterrupt
+
+    def wrote(self, nbytes: int) -> None:
+        pass
+
+
+def test_an_interrupted_collect_leaves_no_tarball(sim: SimCluster, tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        collect(
+            cluster_for(sim, tmp_path),
+            parse_target(NS, "deployment/api-server", None),
+            out_dir=tmp_path / "evidence",
+            incident="inc-42",
+            concurrency=1,
+            progress=_Interrupted(),
+        )
+    [folder] = (tmp_path / "evidence").iterdir()
+    assert folder.is_dir() and folder.name.startswith("irkit-evidence-inc-42-production-")

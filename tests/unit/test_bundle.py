@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import threading
 import tracemalloc
@@ -21,13 +24,20 @@ from irkit.model.evidence import Manifest, ManifestError, check_relpath, safe_na
 T0 = datetime(2026, 11, 26, 3, 10, 0, tzinfo=UTC)
 
 
-def writer(tmp_path: Path, incident: str = "inc-1") -> BundleWriter:
-    return BundleWriter(tmp_path / "evidence", incident, clock=lambda: T0)
+def writer(tmp_path: Path, incident: str = "inc-1", token: str = "abc123") -> BundleWriter:
+    return BundleWriter(
+        tmp_path / "evidence",
+        incident,
+        label="prod deployments/web",
+        clock=lambda: T0,
+        token=lambda: token,
+    )
 
 
 def test_folder_name_and_stream_hash(tmp_path: Path) -> None:
     w = writer(tmp_path)
-    assert w.folder == tmp_path / "evidence" / "irkit-evidence-inc-1-20261126T031000Z"
+    name = "irkit-evidence-inc-1-prod-deployments-web-20261126T031000Z-abc123"
+    assert w.folder == tmp_path / "evidence" / name
     chunks = [b"line one\n", b"", b"line two\n"]
     entry = w.add_stream("logs/web-0/app.log", iter(chunks), source="/api/v1/x/log")
     data = b"".join(chunks)
@@ -130,8 +140,8 @@ def test_finish_writes_manifest_custody_tarball_and_sidecar(tmp_path: Path) -> N
     assert bundle.sidecar.read_text() == f"{bundle.sha256}  {w.name}.tar.gz\n"
     with tarfile.open(bundle.tarball) as tar:
         members = tar.getmembers()
-    assert [m.name for m in members] == [
-        f"{w.name}/{p}" for p in ("custody.json", "manifest.json", "state/a.yaml", "state/b.yaml")
+    assert [m.name for m in members] == [  # in the order written, the documents last
+        f"{w.name}/{p}" for p in ("state/b.yaml", "state/a.yaml", "custody.json", "manifest.json")
     ]
     assert all(m.isfile() and m.mtime == int(T0.timestamp()) and m.uid == 0 for m in members)
     with pytest.raises(EvidenceError, match="already finished"):
@@ -144,9 +154,33 @@ def test_packing_is_reproducible(tmp_path: Path) -> None:
     (folder / "x" / "1.log").write_bytes(b"one")
     (folder / "2.log").write_bytes(b"two")
     first = pack(folder, ["x/1.log", "2.log"], tmp_path / "one.tar.gz", 1_700_000_000)
-    second = pack(folder, ["2.log", "x/1.log"], tmp_path / "two.tar.gz", 1_700_000_000)
+    second = pack(folder, ["x/1.log", "2.log", "x/1.log"], tmp_path / "two.tar.gz", 1_700_000_000)
     assert first == second
     assert (tmp_path / "one.tar.gz").read_bytes() == (tmp_path / "two.tar.gz").read_bytes()
+
+
+def test_a_finished_bundle_repacks_to_the_same_bytes(tmp_path: Path) -> None:
+    """Members are packed as they are finished; the tarball's own order reproduces it."""
+    w = writer(tmp_path)
+    for name in ("logs/b.log", "logs/a.log", "state/c.yaml"):
+        w.add_bytes(name, name.encode() * 100, "test")
+    bundle = w.finish({})
+    with tarfile.open(bundle.tarball) as tar:
+        order = [m.name.split("/", 1)[1] for m in tar.getmembers()]
+    assert order == ["logs/b.log", "logs/a.log", "state/c.yaml", "custody.json", "manifest.json"]
+    again = pack(bundle.folder, order, tmp_path / "again.tar.gz", int(T0.timestamp()))
+    assert again == bundle.sha256
+
+
+def test_packing_never_replaces_an_existing_tarball(tmp_path: Path) -> None:
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "1.log").write_bytes(b"one")
+    (tmp_path / "t.tar.gz").write_bytes(b"someone else's")
+    with pytest.raises(EvidenceError, match="exists"):
+        pack(folder, ["1.log"], tmp_path / "t.tar.gz", 0)
+    assert (tmp_path / "t.tar.gz").read_bytes() == b"someone else's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "t.tar.gz"]
 
 
 def test_symlinks_are_never_packed(tmp_path: Path) -> None:
@@ -182,6 +216,62 @@ def test_existing_folder_is_not_reused(tmp_path: Path) -> None:
         writer(tmp_path)
 
 
+def test_two_bundles_of_one_incident_in_the_same_second_both_finish(tmp_path: Path) -> None:
+    """A resume, two collect steps, two responders: same incident, target and second."""
+    bundles = []
+    for _ in range(2):
+        w = BundleWriter(tmp_path / "evidence", "inc-1", label="prod pods web", clock=lambda: T0)
+        w.add_bytes("state/a.yaml", b"a: 1\n", "test")
+        bundles.append(w.finish({}))
+    first, second = bundles
+    assert first.name != second.name and first.tarball != second.tarball
+    assert all(b.tarball.is_file() and b.sidecar.is_file() for b in bundles)
+    assert first.name.startswith("irkit-evidence-inc-1-prod-pods-web-20261126T031000Z-")
+
+
+def test_a_long_hostile_label_makes_a_short_safe_name(tmp_path: Path) -> None:
+    w = BundleWriter(tmp_path, "inc-1", label="../" + "x" * 300 + "\x1b[31m", clock=lambda: T0)
+    check_relpath(w.name)
+    assert len(w.name) < 120 and "x" * 30 in w.name
+
+
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from irkit.errors import EvidenceError
+from irkit.evidence.bundle import BundleWriter
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+w = BundleWriter(Path(sys.argv[1]), "inc-1")
+for i in range(3):  # each file fits under the limit, the tarball of all three does not
+    w.add_bytes(f"logs/p/{i}.log", Path(sys.argv[2]).read_bytes(), "test")
+try:
+    w.finish({})
+except EvidenceError as e:
+    print("refused:", e)
+"""
+
+
+def test_a_failure_while_packing_leaves_no_final_named_tarball(tmp_path: Path) -> None:
+    """A real fault, not a patched call: the file-size limit makes the tarball's writes fail."""
+    noise = tmp_path / "noise"
+    noise.write_bytes(os.urandom(700_000))  # incompressible
+    out = tmp_path / "evidence"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(out), str(noise)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refused: cannot pack" in done.stdout and "File too large" in done.stdout
+    left = sorted(p.name for p in out.iterdir())
+    assert len(left) == 1 and left[0].startswith("irkit-evidence-inc-1-")  # the folder only
+    assert not list(out.glob("*.tar.gz*")) and not list(out.glob(".*"))
+
+
 @pytest.mark.parametrize(
     "files",
     [
@@ -214,3 +304,14 @@ def test_a_253_character_pod_name_still_makes_valid_paths(tmp_path: Path) -> Non
         w.add_bytes(f"state/pods/{safe_name(pod)}.yaml", b"kind: Pod\n", "test")
         w.add_bytes(f"logs/{safe_name(pod)}/{safe_name(pod)}.previous.log", b"x\n", "test")
     assert len(w.entries) == 4
+
+
+def test_abort_leaves_no_tarball_and_no_partial_file(tmp_path: Path) -> None:
+    w = writer(tmp_path)
+    w.add_bytes("logs/p/c.log", b"x" * 100_000, "test")
+    w.abort()
+    left = sorted(p.name for p in (tmp_path / "evidence").iterdir())
+    assert left == [w.name]  # the folder (what was read) only
+    assert (w.folder / "logs/p/c.log").is_file()
+    with pytest.raises(EvidenceError, match="already finished"):
+        w.add_bytes("late.txt", b"", "test")

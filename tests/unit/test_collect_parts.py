@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +14,10 @@ from irkit.actions.collect_audit import source_slug
 from irkit.actions.collect_logs import LogRef, log_refs
 from irkit.actions.collect_rbac import _binds, _risks
 from irkit.actions.collect_state import pod_references, secret_summary
+from irkit.actions.gather import write_lines
 from irkit.cli.collect_options import parse_actor, parse_tags, parse_time
-from irkit.errors import UsageError
+from irkit.errors import Unavailable, UsageError
+from irkit.evidence.bundle import BundleWriter
 
 POD: dict[str, Any] = {
     "metadata": {"name": "web-0"},
@@ -167,3 +172,22 @@ def test_parse_actor_and_tags() -> None:
     assert parse_tags(["case=42", "team=ir=sec"]) == {"case": "42", "team": "ir=sec"}
     with pytest.raises(UsageError):
         parse_tags(["nokey"])
+
+
+def test_a_list_failing_part_way_keeps_its_lines_and_says_it_is_incomplete(
+    tmp_path: Path,
+) -> None:
+    writer = BundleWriter(tmp_path, "inc-1")
+
+    def pages() -> Iterator[dict[str, Any]]:
+        yield {"metadata": {"name": "a"}}
+        yield {"metadata": {"name": "b"}}
+        raise Unavailable("the API server went away on page 2")
+
+    written = write_lines(writer, "state/events.jsonl", pages(), "/api/v1/events")
+    assert written == 2
+    lines = (writer.folder / "state/events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["metadata"]["name"] for line in lines] == ["a", "b"]
+    [failure] = writer.failures
+    assert failure.artifact == "state/events.jsonl"
+    assert failure.reason.startswith("incomplete after 2 objects: the API server went away")
