@@ -52,6 +52,7 @@ def _hpa_owned_by_evil(sim: SimCluster) -> None:
 def _irkit(sim: SimCluster, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "irkit", *args, "--kubeconfig", sim.kubeconfig_path]
     env = {"IRKIT_JOURNAL": str(tmp_path / "journal.jsonl"), "PATH": "/usr/bin:/bin"}
+    env["IRKIT_HOME"] = str(tmp_path)  # never the real state directory
     return subprocess.run(
         cmd, capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env
     )
