@@ -31,7 +31,8 @@ from irkit.sim.logs import LogOptions, stream_log
 from irkit.sim.protobuf import ProtobufError, decode_access_review
 from irkit.sim.rbac import RbacObjects, UserInfo, self_subject_access_review
 from irkit.sim.routing import Target
-from irkit.sim.store import Obj, Store, Watch
+from irkit.sim.store import Obj, Store
+from irkit.sim.watch import Watch
 
 PODS = BY_KIND[("", "Pod")]
 ROLES = BY_KIND[("rbac.authorization.k8s.io", "Role")]

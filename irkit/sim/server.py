@@ -31,7 +31,8 @@ from irkit.sim.audit import AuditLog, build_event
 from irkit.sim.faults import FaultInjector, FaultRule
 from irkit.sim.rbac import RequestAttributes, UserInfo, authorize, forbidden_message
 from irkit.sim.routing import Target, parse_resource_path, verb_for
-from irkit.sim.store import Store, Watch
+from irkit.sim.store import Store
+from irkit.sim.watch import Watch
 
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
 WATCH_POLL = 0.25
