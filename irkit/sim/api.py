@@ -27,7 +27,7 @@ from irkit.model.selectors import (
 from irkit.sim import patch as patches
 from irkit.sim import status, tables
 from irkit.sim.logbook import LogBook, default_log
-from irkit.sim.logs import LogOptions, stream_log
+from irkit.sim.logstream import LogOptions, stream_log
 from irkit.sim.protobuf import ProtobufError, decode_access_review
 from irkit.sim.rbac import RbacObjects, UserInfo, self_subject_access_review
 from irkit.sim.routing import Target
