@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from irkit.sim import SimCluster
+from irkit.sim.scenario import BUNDLED
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "examples" / "scenarios" / "compromised-pod.yaml"
+SCENARIO = BUNDLED  # the packaged scenario; examples/scenarios/ links to it (test_scenario_file)
 CANARY = "IRKIT-CANARY-7f3a9c2e-DO-NOT-LEAK"
 # The scenario's own NetworkPolicy that lets frontend pods reach api-server: it makes any
 # isolation of api-server partial (policies add up).
