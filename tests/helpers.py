@@ -1,0 +1,63 @@
+"""The two ways tests run the ``irkit`` command, shared so every test module runs it alike.
+
+``invoke``: in-process through typer's ``CliRunner`` (fast; exceptions and output captured).
+``IrkitProcess`` (the ``irkit_cli`` fixture): ``python -m irkit`` as a subprocess with a bare
+environment, for what only a real process shows (exit codes, stdout vs stderr, the terminal).
+Both add ``--kubeconfig`` last when given one, and neither reaches the developer's own state
+directory: ``IRKIT_HOME`` is the test's ``tmp_path`` (set by ``conftest.irkit_home`` for the
+in-process runs, passed explicitly to the subprocess).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from irkit.cli.app import app
+
+# Unset for in-process runs: a developer's IRKIT_DEBUG would turn error lines into tracebacks.
+CLEAN: dict[str, str | None] = {"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None}
+# For commands that retry (irkit run): retries 100 times faster than the default.
+FAST_RETRIES: dict[str, str | None] = {"IRKIT_RUN_RETRY_INITIAL": "0.01"}
+
+
+def invoke(
+    *args: str, kubeconfig: str | None = None, env: Mapping[str, str | None] | None = None
+) -> Result:
+    """``irkit ARGS [--kubeconfig K]`` in-process; ``env`` adds to (or unsets, with None) the
+    test's environment, IRKIT_DEBUG and IRKIT_INCIDENT unset unless it sets them."""
+    argv = [*args, "--kubeconfig", kubeconfig] if kubeconfig else list(args)
+    return CliRunner().invoke(app, argv, env={**CLEAN, **(env or {})})
+
+
+class IrkitProcess:
+    """``python -m irkit`` in ``home`` (its working directory, HOME and IRKIT_HOME), with PATH
+    the system's and nothing else of the caller's environment unless ``env`` adds it."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def __call__(
+        self,
+        *args: str,
+        kubeconfig: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "irkit", *args]
+        if kubeconfig:
+            cmd += ["--kubeconfig", kubeconfig]
+        base = {"PATH": "/usr/bin:/bin", "HOME": str(self.home), "IRKIT_HOME": str(self.home)}
+        return subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**base, **(env or {})},
+            cwd=self.home,
+        )
