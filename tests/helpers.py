@@ -36,7 +36,8 @@ def invoke(
 
 class IrkitProcess:
     """``python -m irkit`` in ``home`` (its working directory, HOME and IRKIT_HOME), with PATH
-    the system's and nothing else of the caller's environment unless ``env`` adds it."""
+    the system's and nothing else of the caller's environment unless ``env`` adds it, or
+    ``environ`` replaces that bare environment (IRKIT_HOME stays ``home``)."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -46,12 +47,14 @@ class IrkitProcess:
         *args: str,
         kubeconfig: str | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: float = 60,
+        environ: Mapping[str, str] | None = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "irkit", *args]
         if kubeconfig:
             cmd += ["--kubeconfig", kubeconfig]
-        base = {"PATH": "/usr/bin:/bin", "HOME": str(self.home), "IRKIT_HOME": str(self.home)}
+        base = {"PATH": "/usr/bin:/bin", "HOME": str(self.home)} if environ is None else environ
+        base = {**base, "IRKIT_HOME": str(self.home)}
         return subprocess.run(
             cmd,
             capture_output=True,
