@@ -34,6 +34,11 @@ def invoke(
     return CliRunner().invoke(app, argv, env={**CLEAN, **(env or {})})
 
 
+def irkit_argv(*args: str) -> list[str]:
+    """The command line of ``irkit ARGS`` run from this checkout, for ``subprocess.Popen``."""
+    return [sys.executable, "-m", "irkit", *args]
+
+
 class IrkitProcess:
     """``python -m irkit`` in ``home`` (its working directory, HOME and IRKIT_HOME), with PATH
     the system's and nothing else of the caller's environment unless ``env`` adds it, or
@@ -50,7 +55,7 @@ class IrkitProcess:
         environ: Mapping[str, str] | None = None,
         timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "irkit", *args]
+        cmd = irkit_argv(*args)
         if kubeconfig:
             cmd += ["--kubeconfig", kubeconfig]
         base = {"PATH": "/usr/bin:/bin", "HOME": str(self.home)} if environ is None else environ
