@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from irkit.sim import discovery, openapi, status, tables
-from irkit.sim.api import Reply, Request, rbac_objects
 from irkit.sim.audit import build_event
 from irkit.sim.faults import FaultRule
 from irkit.sim.rbac import RequestAttributes, UserInfo, authorize, forbidden_message
+from irkit.sim.request import Reply, Request
 from irkit.sim.routing import Target, parse_resource_path, verb_for
+from irkit.sim.subresources import rbac_objects
 from irkit.sim.watch import Watch
 
 if TYPE_CHECKING:
