@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import IrkitProcess
 
 from irkit.sim import SimCluster
+from irkit.sim.scenario import BUNDLED
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "examples" / "scenarios" / "compromised-pod.yaml"
+SCENARIO = BUNDLED  # the packaged scenario; examples/scenarios/ links to it (test_scenario_file)
 CANARY = "IRKIT-CANARY-7f3a9c2e-DO-NOT-LEAK"
 # The scenario's own NetworkPolicy that lets frontend pods reach api-server: it makes any
 # isolation of api-server partial (policies add up).
@@ -27,6 +29,12 @@ def irkit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("IRKIT_JOURNAL", "IRKIT_RUN_INCIDENTS_DIR", "IRKIT_INCIDENT"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def irkit_cli(tmp_path: Path) -> IrkitProcess:
+    """Run ``python -m irkit`` as a subprocess in ``tmp_path`` (also its HOME and IRKIT_HOME)."""
+    return IrkitProcess(tmp_path)
 
 
 def seal(sim: SimCluster) -> None:

@@ -12,14 +12,9 @@ workload what ``restore`` needs, so undoing asks nothing but the cluster:
 DaemonSets have no replicas, a bare pod is not a workload and a ReplicaSet is put back by its
 Deployment: those are refused (UsageError) in favour of ``irkit isolate``.
 
-HorizontalPodAutoscalers. An HPA keeps its target between minReplicas and maxReplicas and
-minReplicas cannot be 0 (without the HPAScaleToZero feature gate), so no HPA spec says "hold at
-0". A stock HPA goes idle while its target sits at 0, but one with minReplicas 0 or driven by
-KEDA scales it up again, and any HPA undoes a scale to 1 or more. So ``scale`` refuses (Conflict)
-while an HPA targets the workload. With ``force`` it saves each such HPA (labels, annotations,
-spec) in the workload's ``irkit.io/original-hpas`` annotation and deletes it; ``restore``
-recreates it exactly. An HPA owned by another controller (e.g. a KEDA ScaledObject) would be
-recreated by its owner at once, so it is refused even with ``force``.
+HorizontalPodAutoscalers (``irkit.actions.scale_hpa``): ``scale`` refuses (Conflict) while an HPA
+targets the workload; with ``force`` it saves each such HPA (labels, annotations, spec) in the
+workload's ``irkit.io/original-hpas`` annotation and deletes it; ``restore`` recreates it exactly.
 
 Order makes a failure half-way safe to re-run: scale records first, then removes HPAs, then
 scales; restore checks everything, scales back, recreates HPAs and removes its records last.
@@ -29,12 +24,13 @@ work is done, so a caller can journal what happened even when a later step fails
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from irkit.actions import scale_hpa
+from irkit.actions.scale_hpa import HPA, ORIGINAL_HPAS, HpaChange, Scaled
 from irkit.actions.targets import ensure_namespace, resolve
 from irkit.cluster.port import Cluster, Obj
 from irkit.errors import Conflict, Forbidden, NotFound, PartialError, UsageError
@@ -43,10 +39,7 @@ from irkit.model.target import WORKLOAD_KINDS, Target
 
 ORIGINAL_REPLICAS = "irkit.io/original-replicas"
 SCALED_BY_INCIDENT = "irkit.io/scaled-by-incident"
-ORIGINAL_HPAS = "irkit.io/original-hpas"
 RECORDS = (ORIGINAL_REPLICAS, SCALED_BY_INCIDENT, ORIGINAL_HPAS)
-HPA = "horizontalpodautoscalers"
-HPA_KIND = "HorizontalPodAutoscaler"
 SCALABLE = {"deployments": "Deployment", "statefulsets": "StatefulSet"}
 POLL_SECONDS = 0.5
 _NOT_SCALABLE = {
@@ -55,14 +48,6 @@ _NOT_SCALABLE = {
     "replicasets": "a ReplicaSet is owned by its Deployment, which would scale it straight back "
     "(scale the Deployment)",
 }
-
-
-@dataclass(frozen=True)
-class HpaChange:
-    name: str
-    action: str  # removed (scale --force) or recreated (restore)
-    min_replicas: int | None
-    max_replicas: int | None
 
 
 @dataclass(frozen=True)
@@ -121,6 +106,10 @@ class _Workload:
     def annotations(self) -> dict[str, str]:
         return dict(self.obj["metadata"].get("annotations") or {})
 
+    @property
+    def scaled(self) -> Scaled:
+        return Scaled(SCALABLE[self.plural], self.namespace, self.name, self.ref)
+
 
 def scale(
     cluster: Cluster,
@@ -140,7 +129,7 @@ def scale(
     workloads, skipped = _select(cluster, target, scaling=True)
     hpas = cluster.list(HPA, target.namespace)
     # Every check before the first write: a refusal for one workload leaves all of them alone.
-    plans = [(w, _hpas_blocking(w, hpas, force)) for w in workloads]
+    plans = [(w, scale_hpa.blocking(w.scaled, hpas, force)) for w in workloads]
     done = tuple(_scale_one(cluster, w, h, replicas, incident, dry_run, changes) for w, h in plans)
     if wait and not dry_run:
         _wait(cluster, [(w, replicas) for w in workloads], wait_timeout, up=False)
@@ -227,79 +216,6 @@ def _daemonsets(cluster: Cluster, target: Target) -> tuple[str, ...]:
     return tuple(f"daemonset/{d['metadata']['name']}" for d in found)
 
 
-# ---- HorizontalPodAutoscalers ------------------------------------------------------------------
-def _hpas_blocking(w: _Workload, hpas: list[Obj], force: bool) -> list[Obj]:
-    """The HPAs that target ``w``; raises unless ``force`` may remove them all."""
-    mine = [h for h in hpas if _targets(h, w)]
-    if not mine:
-        return []
-    names = ", ".join(f'"{h["metadata"]["name"]}"' for h in mine)
-    if not force:
-        raise Conflict(
-            f"horizontalpodautoscaler {names} manages the replicas of {w.ref} in namespace "
-            f'"{w.namespace}" and can scale it straight back up',
-            hint="--force saves and removes the HPA for the incident; irkit restore recreates it",
-        )
-    for h in mine:
-        owner = next(iter(h["metadata"].get("ownerReferences") or []), None)
-        if owner is not None:
-            raise Conflict(
-                f'horizontalpodautoscaler "{h["metadata"]["name"]}" belongs to '
-                f"{owner.get('kind')}/{owner.get('name')}, which would recreate it at once",
-                hint=f"pause or scale {owner.get('kind')}/{owner.get('name')} itself",
-            )
-    return mine
-
-
-def _targets(hpa: Obj, w: _Workload) -> bool:
-    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-    group = str(ref.get("apiVersion", "")).rpartition("/")[0]
-    return ref.get("kind") == SCALABLE[w.plural] and ref.get("name") == w.name and group == "apps"
-
-
-def _saved_form(hpa: Obj) -> Obj:
-    meta = hpa["metadata"]
-    return {
-        "name": meta["name"],
-        "labels": meta.get("labels") or {},
-        "annotations": meta.get("annotations") or {},
-        "spec": hpa.get("spec") or {},
-    }
-
-
-def _saved_hpas(w: _Workload) -> list[Obj]:
-    raw = w.annotations.get(ORIGINAL_HPAS)
-    if raw is None:
-        return []
-    try:
-        saved = json.loads(raw)
-        if not isinstance(saved, list) or not all(
-            isinstance(s, dict)
-            and isinstance(s.get("name"), str)
-            and isinstance(s.get("spec"), dict)
-            for s in saved
-        ):
-            raise ValueError("not a list of HPAs")
-    except ValueError:
-        raise Conflict(
-            f"{w.ref}: annotation {ORIGINAL_HPAS} is not what irkit wrote; not touching it",
-            hint="read the saved HPAs from the journal (irkit-journal.jsonl) and fix it by hand",
-        ) from None
-    return saved
-
-
-def _hpa_change(saved: Obj, action: str) -> HpaChange:
-    spec = saved.get("spec") or {}
-    return HpaChange(saved["name"], action, spec.get("minReplicas"), spec.get("maxReplicas"))
-
-
-def _fields(saved: Obj) -> dict[str, Any]:
-    spec = saved.get("spec") or {}
-    return {"minReplicas": spec.get("minReplicas"), "maxReplicas": spec.get("maxReplicas")} | {
-        k: saved.get(k) for k in ("labels", "annotations", "spec")
-    }
-
-
 # ---- scale -------------------------------------------------------------------------------------
 def _scale_one(
     cluster: Cluster,
@@ -319,23 +235,15 @@ def _scale_one(
         wanted = {ORIGINAL_REPLICAS: str(current.replicas), SCALED_BY_INCIDENT: incident}
         out = {k: v for k, v in wanted.items() if k not in ann}
         if hpas:
-            saved = {s["name"]: s for s in _saved_hpas(current)}
-            saved |= {h["metadata"]["name"]: _saved_form(h) for h in hpas}
-            text = json.dumps(list(saved.values()), sort_keys=True, separators=(",", ":"))
+            text = scale_hpa.record_text(current.ref, ann, hpas)
             if ann.get(ORIGINAL_HPAS) != text:
                 out[ORIGINAL_HPAS] = text
         return out
 
     w = _record(cluster, w, records, dry_run, changes)
-    for hpa in hpas:
-        name = hpa["metadata"]["name"]
-        try:
-            cluster.delete(HPA, w.namespace, name, dry_run=dry_run)
-        except NotFound:  # gone since we listed it: that is what we wanted
-            continue
-        changes.append(Change("delete", HPA_KIND, w.namespace, name, _fields(_saved_form(hpa))))
+    scale_hpa.remove(cluster, w.namespace, hpas, dry_run, changes)
     after = _set_replicas(cluster, w, replicas, dry_run, changes)
-    removed = tuple(_hpa_change(_saved_form(h), "removed") for h in hpas)
+    removed = tuple(scale_hpa.hpa_change(scale_hpa.saved_form(h), "removed") for h in hpas)
     return WorkloadChange(kind, w.name, w.replicas, after, "scaled", removed)
 
 
@@ -402,20 +310,7 @@ def _restore_plan(cluster: Cluster, w: _Workload) -> _Plan | None:
                 hint=f"set the replicas by hand, then remove the annotation from {w.ref}",
             )
         original = int(raw)
-    missing = []
-    for saved in _saved_hpas(w):
-        try:
-            existing = cluster.get(HPA, w.namespace, saved["name"])
-        except NotFound:
-            missing.append(saved)
-            continue
-        if (existing.get("spec") or {}) != saved["spec"]:
-            raise Conflict(
-                f'horizontalpodautoscaler "{saved["name"]}" exists again with another spec; '
-                f"not overwriting it to restore {w.ref}",
-                hint=f"delete it or remove the annotation {ORIGINAL_HPAS} from {w.ref}",
-            )
-    return original, missing
+    return original, scale_hpa.missing(cluster, w.scaled, ann)
 
 
 def _restore_one(
@@ -428,25 +323,13 @@ def _restore_one(
     after = (
         w.replicas if original is None else _set_replicas(cluster, w, original, dry_run, changes)
     )
-    for saved in missing:
-        hpa = {
-            "apiVersion": "autoscaling/v2",
-            "kind": HPA_KIND,
-            "metadata": {
-                "name": saved["name"],
-                "labels": saved.get("labels") or {},
-                "annotations": saved.get("annotations") or {},
-            },
-            "spec": saved["spec"],
-        }
-        cluster.create(HPA, w.namespace, hpa, dry_run=dry_run)
-        changes.append(Change("create", HPA_KIND, w.namespace, saved["name"], None, _fields(saved)))
+    scale_hpa.recreate(cluster, w.namespace, missing, dry_run, changes)
     ann = w.annotations
     present = {k: ann[k] for k in RECORDS if k in ann}
     patch = {"metadata": {"annotations": dict.fromkeys(present)}}
     cluster.patch(w.plural, w.namespace, w.name, patch, dry_run=dry_run)
     changes.append(_patched(w, {"annotations": present}, {"annotations": dict.fromkeys(present)}))
-    recreated = tuple(_hpa_change(s, "recreated") for s in missing)
+    recreated = tuple(scale_hpa.hpa_change(s, "recreated") for s in missing)
     return WorkloadChange(kind, w.name, w.replicas, after, "restored", recreated)
 
 

@@ -26,7 +26,8 @@ from irkit.cli.console import console, echo, print_data
 from irkit.cli.errors import reported_errors
 
 if TYPE_CHECKING:
-    from irkit.actions.scale import HpaChange, ScaleResult
+    from irkit.actions.scale import ScaleResult
+    from irkit.actions.scale_hpa import HpaChange
     from irkit.model.target import Target
 
 WorkloadArg = Annotated[

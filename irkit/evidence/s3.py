@@ -2,7 +2,9 @@
 and tags, then checked against S3's own record of it (HeadObject) before it is reported stored.
 
 boto3 is imported here and in ``irkit.audit.cloudwatch`` only, and the CLI imports this module
-only when a command really uses S3, so ``irkit --help`` never pays for boto3.
+only when a command really uses S3, so ``irkit --help`` never pays for boto3. This module is the
+store's interface and its error wording; sending the bytes is ``irkit.evidence.s3_upload``,
+judging S3's record of them ``irkit.evidence.s3_verify``.
 
 What the checks prove:
 
@@ -28,15 +30,11 @@ Stores that fall short, handled rather than refused (moto 5.2 does the first two
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any, TypedDict
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import boto3
@@ -44,28 +42,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from irkit.errors import EvidenceError, UploadError, UsageError
+from irkit.evidence.s3_upload import Refused, cause, put_multipart, put_single
+from irkit.evidence.s3_verify import Expected, ObjectInfo, object_info, problems_of
 from irkit.evidence.store import StoredObject
 from irkit.settings import MiB, S3Settings
 
-MAX_PARTS = 10_000  # S3's limit per multipart upload
 READ_CHUNK = MiB  # download write size
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_CUT = 256  # remote error text is cut to this before it reaches a message
-
-
-class ObjectInfo(TypedDict):
-    """What ``S3Store.head`` reports about one stored object."""
-
-    uri: str
-    size: int
-    sha256: str | None  # x-amz-meta-sha256: hex SHA-256 of the whole object, as irkit wrote it
-    checksum_sha256: str | None  # S3's own record: base64, "-n" suffix for multipart
-    version_id: str | None
-    etag: str
-    last_modified: str | None  # RFC 3339
-    retain_until: str | None  # Object Lock retention, RFC 3339
-    lock_mode: str | None
-    sse: str | None
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -79,11 +62,6 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
             hint="write s3://BUCKET or s3://BUCKET/PREFIX (bucket: 3-63 of a-z 0-9 . -)",
         )
     return bucket, prefix.strip("/")
-
-
-def composite_checksum(part_digests: list[bytes]) -> str:
-    """S3's checksum of a multipart object: ``base64(sha256(d1 || ... || dn))-n``."""
-    return f"{_b64(hashlib.sha256(b''.join(part_digests)).digest())}-{len(part_digests)}"
 
 
 class S3Store:
@@ -120,14 +98,27 @@ class S3Store:
             with local.open("rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 args = self._object_args(sha256, {**self.settings.tags, **tags})
+                bucket, full_key = self.settings.bucket, self.key(key)
                 if size <= self.settings.part_size:
-                    checksum, version = self._put_single(f.read(), key, args, sha256)
+                    checksum, version = put_single(
+                        self._s3, bucket, full_key, f.read(), args, sha256
+                    )
                 else:
-                    checksum, version = self._put_multipart(f.fileno(), size, key, args, sha256)
+                    checksum, version = put_multipart(
+                        self._s3,
+                        bucket,
+                        full_key,
+                        f.fileno(),
+                        size,
+                        args,
+                        sha256,
+                        part_size=self.settings.part_size,
+                        concurrency=self.settings.concurrency,
+                    )
             info, problems = self._check(key, size, sha256, checksum, version, fix_lock=True)
-        except (ClientError, BotoCoreError, _Refused) as e:
+        except (ClientError, BotoCoreError, Refused) as e:
             notes = "".join(f"; {n}" for n in getattr(e, "__notes__", ()))
-            raise UploadError(f"{what} failed: {_cause(e)}{notes}", hint=_hint(e)) from e
+            raise UploadError(f"{what} failed: {cause(e)}{notes}", hint=_hint(e)) from e
         except OSError as e:
             raise UploadError(f"{what} failed: cannot read the file: {e.strerror or e}") from e
         if problems:
@@ -155,9 +146,7 @@ class S3Store:
         try:
             info, problems = self._check(key, size, sha256.lower(), checksum_sha256, version_id)
         except (ClientError, BotoCoreError) as e:
-            raise UploadError(
-                f"verifying {self.uri(key)} failed: {_cause(e)}", hint=_hint(e)
-            ) from e
+            raise UploadError(f"verifying {self.uri(key)} failed: {cause(e)}", hint=_hint(e)) from e
         if problems:
             raise UploadError(f"{info['uri']} failed verification: " + "; ".join(problems))
         return info
@@ -165,9 +154,9 @@ class S3Store:
     def head(self, key: str) -> ObjectInfo:
         """S3's record of ``key`` (relative to the prefix); ``EvidenceError`` if unreadable."""
         try:
-            return _info(self.uri(key), self._head(key))
+            return object_info(self.uri(key), self._head(key))
         except (ClientError, BotoCoreError) as e:
-            raise EvidenceError(f"cannot read {self.uri(key)}: {_cause(e)}", hint=_hint(e)) from e
+            raise EvidenceError(f"cannot read {self.uri(key)}: {cause(e)}", hint=_hint(e)) from e
 
     def download(self, key: str, dest: Path) -> Path:
         """Stream ``key`` to ``dest`` (or into it, if a folder) via a ``.part`` file renamed when
@@ -188,7 +177,7 @@ class S3Store:
             partial.replace(target)
         except (ClientError, BotoCoreError) as e:
             raise EvidenceError(
-                f"download of {self.uri(key)} failed: {_cause(e)}", hint=_hint(e)
+                f"download of {self.uri(key)} failed: {cause(e)}", hint=_hint(e)
             ) from e
         except OSError as e:
             raise EvidenceError(f"download of {self.uri(key)} to {target} failed: {e}") from e
@@ -241,24 +230,10 @@ class S3Store:
                 **({"VersionId": version_id} if version_id else {}),
             )
             raw = self._head(key)
-        info = _info(self.uri(key), raw)
-        problems = []
-        if version_id and info["version_id"] not in (None, version_id):
-            problems.append(f"replaced: S3 has version {info['version_id']}, sent {version_id}")
-        if info["size"] != size:
-            problems.append(f"size mismatch: S3 has {info['size']} bytes, the file {size}")
-        got = info["checksum_sha256"]
-        if got is None:  # size and irkit's own metadata prove nothing about the stored bytes
-            problems.append("the store did not confirm a SHA-256 checksum of the stored bytes")
-        elif not _same_checksum(got, checksum):
-            problems.append(f"checksum mismatch: S3 has {got}, expected {checksum}")
-        if info["sha256"] != sha256:
-            problems.append(f"metadata sha256 mismatch: S3 has {info['sha256']}, expected {sha256}")
-        if self.settings.sse and info["sse"] != self.settings.sse:
-            problems.append(f"encryption mismatch: S3 has {info['sse']}, asked {self.settings.sse}")
-        if lock and info["retain_until"] is None:
-            problems.append("no Object Lock retention on the object")
-        return info, problems
+        info = object_info(self.uri(key), raw)
+        s = self.settings
+        want = Expected(size, sha256, checksum, version_id, s.sse, bool(lock))
+        return info, problems_of(info, want)
 
     def _head(self, key: str) -> dict[str, Any]:
         # The latest version, not VersionId=: some stores (moto) return a VersionId for an
@@ -268,167 +243,9 @@ class S3Store:
         )
         return r
 
-    def _put_single(
-        self, data: bytes, key: str, args: dict[str, Any], sha256: str
-    ) -> tuple[str, str | None]:
-        digest = hashlib.sha256(data).digest()
-        _check_whole(digest.hex(), sha256)
-        checksum = _b64(digest)
-        r = self._s3.put_object(
-            Bucket=self.settings.bucket,
-            Key=self.key(key),
-            Body=data,
-            ChecksumAlgorithm="SHA256",  # besides the value: moto wants it for Object Lock
-            ChecksumSHA256=checksum,
-            **args,
-        )
-        return checksum, r.get("VersionId")
-
-    def _put_multipart(
-        self, fd: int, size: int, key: str, args: dict[str, Any], sha256: str
-    ) -> tuple[str, str | None]:
-        bucket, full_key = self.settings.bucket, self.key(key)
-        upload_id = self._s3.create_multipart_upload(
-            Bucket=bucket, Key=full_key, ChecksumAlgorithm="SHA256", **args
-        )["UploadId"]
-        try:
-            results, whole = self._send_parts(fd, size, full_key, upload_id)
-            _check_whole(whole, sha256)
-            parts = [
-                {"PartNumber": n, "ETag": etag, "ChecksumSHA256": _b64(digest)}
-                for n, (etag, digest) in enumerate(results, start=1)
-            ]
-            r = self._s3.complete_multipart_upload(
-                Bucket=bucket, Key=full_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
-        except BaseException as e:
-            try:
-                self._s3.abort_multipart_upload(Bucket=bucket, Key=full_key, UploadId=upload_id)
-            except (ClientError, BotoCoreError) as abort_error:
-                e.add_note(f"multipart upload {upload_id} not aborted: {_cause(abort_error)}")
-            raise
-        return composite_checksum([digest for _, digest in results]), r.get("VersionId")
-
-    def _send_parts(
-        self, fd: int, size: int, key: str, upload_id: str
-    ) -> tuple[list[tuple[str, bytes]], str]:
-        """Upload every part, ``concurrency`` at a time; returns each part's (ETag, digest) in
-        order and the whole file's hex SHA-256. Parts are read in file order on this thread
-        (which also hashes the whole file); a part is read only when one of ``concurrency``
-        slots is free, so about ``concurrency`` parts are ever in memory."""
-        part_size = max(self.settings.part_size, -(-size // MAX_PARTS // MiB) * MiB)
-        slots = threading.Semaphore(self.settings.concurrency)
-        failed = threading.Event()
-        whole = hashlib.sha256()
-        futures: list[Future[tuple[str, bytes]]] = []
-
-        def done(future: Future[tuple[str, bytes]]) -> None:
-            if future.cancelled() or future.exception() is not None:
-                failed.set()
-            slots.release()
-
-        pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="irkit-s3")
-        try:
-            for number, offset in enumerate(range(0, size, part_size), start=1):
-                slots.acquire()
-                if failed.is_set():
-                    break
-                data = _pread_exact(fd, min(part_size, size - offset), offset)
-                whole.update(data)
-                future = pool.submit(self._upload_part, key, upload_id, number, data)
-                del data  # the worker holds the only reference: memory stays bounded
-                future.add_done_callback(done)
-                futures.append(future)
-            return [f.result() for f in futures], whole.hexdigest()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> tuple[str, bytes]:
-        digest = hashlib.sha256(data).digest()
-        r = self._s3.upload_part(
-            Bucket=self.settings.bucket,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=data,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=_b64(digest),
-        )
-        if r.get("ChecksumSHA256") not in (None, _b64(digest)):
-            raise _Refused(f"part {number}: S3 has ChecksumSHA256 {r['ChecksumSHA256']}")
-        return str(r["ETag"]), digest
-
-
-def _pread_exact(fd: int, length: int, offset: int) -> bytes:
-    data = os.pread(fd, length, offset)
-    while len(data) < length:  # pread may return less than asked; b"" means the file shrank
-        more = os.pread(fd, length - len(data), offset + len(data))
-        if not more:
-            raise OSError(0, f"file ended at {offset + len(data)} bytes while being read")
-        data += more
-    return data
-
-
-class _Refused(Exception):
-    """Something irkit itself found wrong mid-upload; ``put`` turns it into ``UploadError``."""
-
-
-def _check_whole(got: str, expected: str) -> None:
-    if got != expected.lower():
-        raise _Refused(
-            f"the file's sha256 is {got}, not the {expected} it was given "
-            "(changed since it was hashed?)"
-        )
-
-
-def _same_checksum(got: str, expected: str) -> bool:
-    """Equal, allowing a store that drops the ``-n`` part count of a composite checksum."""
-    digest, _, parts = got.partition("-")
-    want_digest, _, want_parts = expected.partition("-")
-    return digest == want_digest and parts in ("", want_parts)
-
-
-def _info(uri: str, r: dict[str, Any]) -> ObjectInfo:
-    return ObjectInfo(
-        uri=uri,
-        size=int(r["ContentLength"]),
-        sha256=r.get("Metadata", {}).get("sha256"),
-        checksum_sha256=r.get("ChecksumSHA256"),
-        version_id=r.get("VersionId"),
-        etag=str(r.get("ETag", "")),
-        last_modified=_rfc3339(r.get("LastModified")),
-        retain_until=_rfc3339(r.get("ObjectLockRetainUntilDate")),
-        lock_mode=r.get("ObjectLockMode"),
-        sse=r.get("ServerSideEncryption"),
-    )
-
 
 def _until(days: int) -> datetime:
     return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
-
-
-def _rfc3339(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
-def _cause(e: Exception) -> str:
-    """``Code: message`` of a botocore error, remote text cut to 256 characters."""
-    if isinstance(e, ClientError):
-        err = e.response.get("Error", {})
-        code = err.get("Code") or "?"
-        message = err.get("Message") or e.response.get("ResponseMetadata", {}).get(
-            "HTTPStatusCode", ""
-        )
-        text = f"{code}: {message}"
-    elif isinstance(e, _Refused):
-        return str(e)
-    else:
-        text = f"{type(e).__name__}: {e}"
-    return text[:_CUT]
 
 
 def _hint(e: Exception) -> str | None:

@@ -1,16 +1,15 @@
-"""The REST semantics of one resource request: verbs on collections, objects and subresources.
+"""The REST semantics of one resource request: verbs on collections and objects (and status).
 
 Input is a parsed request and the authenticated user; output is a ``Reply`` (JSON or a byte
-stream). HTTP framing, authentication, audit and faults are the server's job (``server.py``).
+stream). HTTP framing, authentication, audit and faults are the handler's job
+(``irkit.sim.handler``); requests and replies are ``irkit.sim.request``, and scale, logs and
+access reviews ``irkit.sim.subresources``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from irkit.model.kinds import BY_KIND, ResourceType
@@ -24,83 +23,14 @@ from irkit.model.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from irkit.sim import patch as patches
-from irkit.sim import status, tables
-from irkit.sim.logbook import LogBook, default_log
-from irkit.sim.logs import LogOptions, stream_log
-from irkit.sim.protobuf import ProtobufError, decode_access_review
-from irkit.sim.rbac import RbacObjects, UserInfo, self_subject_access_review
+from irkit.sim import status, subresources, tables
+from irkit.sim.logbook import LogBook
+from irkit.sim.request import Reply, Request, json_body, patcher
 from irkit.sim.routing import Target
-from irkit.sim.store import Obj, Store, Watch
+from irkit.sim.store import Obj, Store
 
 PODS = BY_KIND[("", "Pod")]
-ROLES = BY_KIND[("rbac.authorization.k8s.io", "Role")]
-CLUSTER_ROLES = BY_KIND[("rbac.authorization.k8s.io", "ClusterRole")]
-ROLE_BINDINGS = BY_KIND[("rbac.authorization.k8s.io", "RoleBinding")]
-CLUSTER_ROLE_BINDINGS = BY_KIND[("rbac.authorization.k8s.io", "ClusterRoleBinding")]
-MAX_BODY = 3 * 1024 * 1024
 FIELDS_BY_KIND = {"Pod": POD_FIELDS, "Event": EVENT_FIELDS}
-PROTOBUF = "application/vnd.kubernetes.protobuf"
-PATCH_TYPES = {
-    "application/json-patch+json": "json",
-    "application/merge-patch+json": "merge",
-    "application/strategic-merge-patch+json": "strategic",
-}
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-    user: UserInfo
-
-    def param(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[-1] if values else default
-
-    @property
-    def dry_run(self) -> bool:
-        """True for ``dryRun=All``; any other value is a 400, as upstream (never a real write)."""
-        values = list(self.query.get("dryRun", []))
-        # kubectl sends a DELETE's dry run inside the DeleteOptions body, not the query.
-        if self.method.upper() == "DELETE" and self.body:
-            try:
-                options = json.loads(self.body)
-            except (ValueError, UnicodeDecodeError):
-                options = None
-            sent = options.get("dryRun") if isinstance(options, dict) else None
-            if isinstance(sent, list):
-                values += sent
-            elif sent:
-                values.append(sent)
-        for value in values:
-            if value != "All":
-                raise status.bad_request(
-                    f'dryRun: Unsupported value: {json.dumps(str(value))}: supported values: "All"'
-                )
-        return bool(values)
-
-
-@dataclass
-class Reply:
-    code: int
-    body: Any = None  # JSON-able, or None when ``stream`` is set
-    stream: Iterator[bytes] | None = None
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    watch: Watch | None = None
-
-
-def rbac_objects(store: Store) -> RbacObjects:
-    return RbacObjects(
-        roles=store.objects(ROLES),
-        cluster_roles=store.objects(CLUSTER_ROLES),
-        role_bindings=store.objects(ROLE_BINDINGS),
-        cluster_role_bindings=store.objects(CLUSTER_ROLE_BINDINGS),
-    )
 
 
 class ResourceApi:
@@ -110,11 +40,11 @@ class ResourceApi:
 
     def handle(self, req: Request, t: Target) -> Reply:
         if t.subresource == "log":
-            return self._log(req, t)
+            return subresources.log(self.store, self.logbook, req, t)
         if t.subresource == "scale":
-            return self._scale(req, t)
+            return subresources.scale(self.store, req, t)
         if t.rt.kind == "SelfSubjectAccessReview":
-            return self._ssar(req)
+            return subresources.access_review(self.store, req)
         method = req.method.upper()
         if t.is_collection:
             if method == "GET":
@@ -123,7 +53,7 @@ class ResourceApi:
                 if t.rt.namespaced and not t.namespace:
                     # Upstream serves no cluster-wide create for namespaced types.
                     raise status.method_not_allowed()
-                obj = self.store.create(t.rt, t.namespace, _json_body(req), req.dry_run)
+                obj = self.store.create(t.rt, t.namespace, json_body(req), req.dry_run)
                 return Reply(201, obj)
             if method == "DELETE":
                 return self._delete_collection(req, t)
@@ -138,10 +68,10 @@ class ResourceApi:
         if method == "PUT":
             return Reply(
                 200,
-                self.store.replace(t.rt, t.namespace, t.name, _json_body(req), req.dry_run, part),
+                self.store.replace(t.rt, t.namespace, t.name, json_body(req), req.dry_run, part),
             )
         if method == "PATCH":
-            change = _precondition(_patcher(req, t.rt.kind), t)
+            change = _precondition(patcher(req, t.rt.kind), t)
             return Reply(
                 200, self.store.update(t.rt, t.namespace, t.name, change, req.dry_run, part)
             )
@@ -213,121 +143,8 @@ class ResourceApi:
             },
         )
 
-    # ---- subresources ------------------------------------------------------------------------
-    def _scale(self, req: Request, t: Target) -> Reply:
-        method = req.method.upper()
-        if method == "GET":
-            return Reply(200, _to_scale(self.store.get(t.rt, t.namespace, t.name)))
-        if method not in ("PUT", "PATCH"):
-            raise status.method_not_allowed()
-        current = _to_scale(self.store.get(t.rt, t.namespace, t.name))
-        if method == "PUT":
-            wanted = _json_body(req)
-            sent_rv = (wanted.get("metadata") or {}).get("resourceVersion")
-            if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
-                raise status.conflict(t.rt, t.name)
-        else:
-            wanted = _patcher(req, "Scale")(current)
-        replicas = (wanted.get("spec") or {}).get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise status.invalid(
-                t.rt,
-                t.name,
-                "spec.replicas",
-                f"Invalid value: {replicas!r}: must be a non-negative integer",
-            )
-
-        def change(obj: Obj) -> Obj:
-            obj.setdefault("spec", {})["replicas"] = replicas
-            return obj
-
-        updated = self.store.update(t.rt, t.namespace, t.name, change, req.dry_run)
-        return Reply(200, _to_scale(updated))
-
-    def _log(self, req: Request, t: Target) -> Reply:
-        if req.method.upper() != "GET":
-            raise status.method_not_allowed()
-        pod = self.store.get(PODS, t.namespace, t.name)
-        containers = _all_containers(pod)
-        container = req.param("container")
-        if not container:
-            if len(pod["spec"].get("containers", [])) != 1:
-                names = " ".join(c["name"] for c in pod["spec"].get("containers", []))
-                raise status.bad_request(
-                    f"a container name must be specified for pod {t.name}, choose one of: [{names}]"
-                )
-            container = pod["spec"]["containers"][0]["name"]
-        if container not in containers:
-            raise status.bad_request(f"container {container} is not valid for pod {t.name}")
-        previous = req.param("previous") in ("1", "true", "True")
-        source = self.logbook.find(t.namespace, t.name, container, previous)
-        if source is None and previous:
-            raise status.bad_request(
-                f'previous terminated container "{container}" in pod "{t.name}" not found'
-            )
-        if source is None:
-            started = datetime.fromisoformat(
-                pod["metadata"]["creationTimestamp"].replace("Z", "+00:00")
-            )
-            source = default_log(t.name, container, containers[container], started)
-        try:
-            options = LogOptions.from_query(req.query)
-        except ValueError as e:
-            raise status.bad_request(str(e)) from e
-        return Reply(
-            200, stream=stream_log(source, options, datetime.now(UTC)), content_type="text/plain"
-        )
-
-    def _ssar(self, req: Request) -> Reply:
-        if req.method.upper() != "POST":
-            raise status.method_not_allowed()
-        if _content_type(req) == PROTOBUF:
-            try:
-                review = decode_access_review(req.body)
-            except ProtobufError as e:
-                raise status.bad_request(
-                    f"error decoding protobuf SelfSubjectAccessReview: {e}"
-                ) from e
-        else:
-            review = _json_body(req)
-        spec = review.get("spec") or {}
-        try:
-            review["status"] = self_subject_access_review(req.user, spec, rbac_objects(self.store))
-        except ValueError as e:
-            raise status.invalid(
-                BY_KIND[("authorization.k8s.io", "SelfSubjectAccessReview")], "", "spec", str(e)
-            ) from e
-        review.setdefault("metadata", {})["creationTimestamp"] = None
-        review["apiVersion"], review["kind"] = "authorization.k8s.io/v1", "SelfSubjectAccessReview"
-        return Reply(201, review)
-
 
 # ---- helpers -------------------------------------------------------------------------------------
-def _content_type(req: Request) -> str:
-    return req.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-def _json_body(req: Request) -> Obj:
-    if _content_type(req) == PROTOBUF:
-        raise status.ApiError(
-            415,
-            "UnsupportedMediaType",
-            "the irkit simulator reads JSON request bodies only (protobuf just for access "
-            "reviews): write the object to a file and use kubectl create -f or apply -f",
-        )
-    if len(req.body) > MAX_BODY:
-        raise status.ApiError(
-            413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"
-        )
-    try:
-        data = json.loads(req.body or b"null")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise status.bad_request(f"error decoding request body: invalid JSON: {e}") from e
-    if not isinstance(data, dict):
-        raise status.bad_request("error decoding request body: the body must be a JSON object")
-    return data
-
-
 def _precondition(change: Any, t: Target) -> Any:
     """A patch that sets ``metadata.resourceVersion`` makes it a precondition, as upstream."""
 
@@ -341,29 +158,6 @@ def _precondition(change: Any, t: Target) -> Any:
         return result
 
     return checked
-
-
-def _patcher(req: Request, kind: str) -> Any:
-    ctype = req.headers.get("content-type", "").split(";")[0].strip()
-    kind_of_patch = PATCH_TYPES.get(ctype)
-    if kind_of_patch is None:
-        raise status.unsupported_media_type(ctype)
-    try:
-        body = json.loads(req.body or b"null")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise status.bad_request(f"error decoding patch: invalid JSON: {e}") from e
-
-    def change(obj: Obj) -> Obj:
-        try:
-            if kind_of_patch == "json":
-                return patches.json_patch(obj, body)  # type: ignore[no-any-return]
-            if kind_of_patch == "merge":
-                return patches.json_merge_patch(obj, body)  # type: ignore[no-any-return]
-            return patches.strategic_merge_patch(obj, body, kind=kind)  # type: ignore[no-any-return]
-        except patches.PatchError as e:
-            raise status.ApiError(422, "Invalid", f"the patch could not be applied: {e}") from e
-
-    return change
 
 
 def _selectors(req: Request, rt: ResourceType) -> tuple[LabelSelector | None, FieldSelector | None]:
@@ -406,30 +200,4 @@ def _success(t: Target, obj: Obj) -> Obj:
         "metadata": {},
         "status": "Success",
         "details": details,
-    }
-
-
-def _to_scale(obj: Obj) -> Obj:
-    meta = obj["metadata"]
-    sel = (obj.get("spec") or {}).get("selector") or {}
-    selector = ",".join(f"{k}={v}" for k, v in (sel.get("matchLabels") or {}).items())
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            k: meta[k]
-            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-            if k in meta
-        },
-        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
-        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": selector},
-    }
-
-
-def _all_containers(pod: Obj) -> dict[str, str]:
-    spec = pod.get("spec", {})
-    return {
-        c["name"]: c.get("image", "")
-        for key in ("initContainers", "containers", "ephemeralContainers")
-        for c in spec.get(key) or []
     }

@@ -3,8 +3,8 @@
 Deployments get a ReplicaSet per pod template, ReplicaSets/StatefulSets/DaemonSets get that many
 Running pods (owner references, template labels, a node), and Events record each change. It runs
 synchronously after every write, so a client sees the effect of a scale in its very next read: no
-sleeps in tests or drills. There is no scheduler and no kubelet: pods are Running as soon as they
-exist.
+sleeps in tests or drills. There is no scheduler and no kubelet: ``irkit.sim.kubelet`` stands in
+for both, and pods are Running as soon as they exist.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 from irkit.model.kinds import BY_KIND, ResourceType
 from irkit.model.selectors import label_selector_from_object
+from irkit.sim.kubelet import DEFAULT_NODE, NODES, Kubelet
 from irkit.sim.store import Obj, Store, rfc3339
 
 PODS = BY_KIND[("", "Pod")]
-NODES = BY_KIND[("", "Node")]
 SERVICES = BY_KIND[("", "Service")]
 DEPLOYMENTS = BY_KIND[("apps", "Deployment")]
 REPLICASETS = BY_KIND[("apps", "ReplicaSet")]
@@ -30,7 +30,6 @@ DAEMONSETS = BY_KIND[("apps", "DaemonSet")]
 NAMESPACES = BY_KIND[("", "Namespace")]
 SERVICE_ACCOUNTS = BY_KIND[("", "ServiceAccount")]
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-DEFAULT_NODE = "sim-node-1"
 
 
 def stable_suffix(seed: str, n: int) -> str:
@@ -68,6 +67,7 @@ class Controllers:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.kubelet = Kubelet(store)
         self._serial: dict[str, int] = {}
         self._cluster_ips = 0
         self._reported: set[tuple[str, str]] = set()
@@ -114,7 +114,7 @@ class Controllers:
 
     def _pod(self, pod: Obj) -> None:
         if "status" not in pod or not pod["status"].get("phase"):
-            self._start_pod(pod)
+            self.kubelet.start(pod)
 
     def _service(self, svc: Obj) -> None:
         if not svc.get("spec", {}).get("clusterIP"):
@@ -269,7 +269,7 @@ class Controllers:
         template = copy.deepcopy(owner.get("spec", {}).get("template", {}))
         meta = template.get("metadata", {})
         spec = template.get("spec", {})
-        spec.setdefault("nodeName", node or self._pick_node(pod_name))
+        spec.setdefault("nodeName", node or self.kubelet.pick_node(pod_name))
         spec.setdefault("serviceAccountName", "default")
         spec.setdefault("restartPolicy", "Always")
         if rt is STATEFULSETS:
@@ -290,61 +290,6 @@ class Controllers:
             f"Created pod: {pod_name}",
             component=f"{rt.singular_name}-controller",
         )
-
-    def _pick_node(self, seed: str) -> str:
-        nodes: list[str] = [n["metadata"]["name"] for n in self.store.objects(NODES)]
-        if not nodes:
-            return DEFAULT_NODE
-        return nodes[int(hashlib.sha256(seed.encode()).hexdigest(), 16) % len(nodes)]
-
-    def _start_pod(self, pod: Obj) -> None:
-        """Stand in for scheduler and kubelet: the pod is Running with all containers ready."""
-        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        started = pod["metadata"]["creationTimestamp"]
-        ip_seed = int(hashlib.sha256(f"{ns}/{name}".encode()).hexdigest(), 16)
-        spec = pod.get("spec", {})
-        statuses = [_container_status(c, started) for c in spec.get("containers", [])]
-        init = [_container_status(c, started, init=True) for c in spec.get("initContainers", [])]
-        conditions = [
-            {"type": t, "status": "True", "lastTransitionTime": started}
-            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
-        ]
-        new_status: dict[str, Any] = {
-            "phase": "Running",
-            "conditions": conditions,
-            "hostIP": f"10.0.0.{ip_seed % 250 + 2}",
-            "podIP": f"10.244.{ip_seed % 200}.{ip_seed // 200 % 250 + 2}",
-            "startTime": started,
-            "containerStatuses": statuses,
-            "qosClass": "BestEffort",
-        }
-        if init:
-            new_status["initContainerStatuses"] = init
-
-        def change(o: Obj) -> Obj:
-            o.setdefault("spec", {}).setdefault("nodeName", self._pick_node(name))
-            o["status"] = new_status
-            return o
-
-        self.store.update(PODS, ns, name, change)
-        node = self.store.get(PODS, ns, name)["spec"]["nodeName"]
-        self.store.record_event(
-            pod,
-            "Scheduled",
-            f"Successfully assigned {ns}/{name} to {node}",
-            component="default-scheduler",
-        )
-        for c in spec.get("containers", []):
-            image = c.get("image", "")
-            self.store.record_event(
-                pod,
-                "Pulled",
-                f'Container image "{image}" already present on machine',
-                component="kubelet",
-            )
-            self.store.record_event(
-                pod, "Started", f"Started container {c.get('name', '')}", component="kubelet"
-            )
 
     def _assign_cluster_ip(self, svc: Obj) -> None:
         self._cluster_ips += 1
@@ -403,38 +348,6 @@ class Controllers:
                 lambda o: o | {"status": new_status},
                 part="status",
             )
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _container_status(
-    container: dict[str, Any], started: str, init: bool = False
-) -> dict[str, Any]:
-    image = container.get("image", "")
-    state = (
-        {
-            "terminated": {
-                "exitCode": 0,
-                "reason": "Completed",
-                "startedAt": started,
-                "finishedAt": started,
-            }
-        }
-        if init
-        else {"running": {"startedAt": started}}
-    )
-    return {
-        "name": container.get("name", ""),
-        "image": image,
-        "imageID": f"docker-pullable://{image}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
-        "containerID": f"containerd://{_digest(container.get('name', '') + started)}",
-        "ready": not init,
-        "started": not init,
-        "restartCount": 0,
-        "state": state,
-    }
 
 
 __all__ = ["Controllers", "rfc3339", "stable_suffix"]

@@ -18,6 +18,9 @@ from irkit.sim.faults import FaultRule
 from irkit.yamlfile import LocatedDict, describe_error, load_file, located_error
 
 SCENARIO_API_VERSION = "irkit.io/v1"
+BUNDLED = Path(__file__).resolve().parent / "scenarios" / "compromised-pod.yaml"
+"""The scenario shipped in the package: ``irkit sim serve`` and ``irkit demo`` start from it, the
+tests use it, and ``examples/scenarios/compromised-pod.yaml`` is a symlink to it, not a copy."""
 
 
 class _Strict(BaseModel):

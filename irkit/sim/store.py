@@ -2,7 +2,8 @@
 
 Every write goes through here, so the rules a client can observe live in one place: server-set
 uid/resourceVersion/creationTimestamp/generation, AlreadyExists/NotFound/Conflict, dry runs,
-owner-reference cascade on delete, label and field selectors, paging and watches.
+owner-reference cascade on delete, label and field selectors, paging; open watches are
+``irkit.sim.watch``.
 
 Stored objects are never mutated in place: a write stores a fresh copy, so readers may hold and
 serialise a reference without copying while other threads write.
@@ -15,56 +16,28 @@ import bisect
 import copy
 import itertools
 import json
-import queue
-import re
 import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from irkit.model.kinds import BY_KIND, ResourceType
 from irkit.model.selectors import FieldSelector, LabelSelector
 from irkit.sim import status
+from irkit.sim.admission import admit
+from irkit.sim.watch import Watch, Watches
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects
 
 NAMESPACES = BY_KIND[("", "Namespace")]
 EVENTS = BY_KIND[("", "Event")]
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def random_suffix(n: int = 5) -> str:
-    return "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(n))
-
-
-@dataclass
-class Watch:
-    """One open watch: events for one resource type, optionally one namespace, filtered."""
-
-    rt: ResourceType
-    namespace: str | None
-    labels: LabelSelector | None
-    fields: FieldSelector | None
-    events: queue.Queue[tuple[str, Obj] | None] = field(default_factory=queue.Queue)
-
-    def wants(self, rt: ResourceType, obj: Obj) -> bool:
-        meta = obj["metadata"]
-        if rt.key != self.rt.key:
-            return False
-        if self.namespace and meta.get("namespace") != self.namespace:
-            return False
-        if self.labels and not self.labels.matches(meta.get("labels") or {}):
-            return False
-        return not (self.fields and not self.fields.matches(obj))
 
 
 class Store:
@@ -79,7 +52,7 @@ class Store:
         self._sorted: dict[tuple[str, str], list[Key]] = {}
         self._rv = itertools.count(1000)
         self._last_rv = 1000
-        self._watches: list[Watch] = []
+        self._watches = Watches()
         self.on_write: list[Callable[[], None]] = []
         self._in_hooks = False
 
@@ -163,7 +136,7 @@ class Store:
         if not isinstance(meta, dict):
             raise status.bad_request("metadata must be an object")
         with self.lock:
-            self._fill_identity(rt, namespace, obj)
+            admit(rt, namespace, obj)
             key = (meta.get("namespace", ""), meta["name"])
             if key in self._objects.get(rt.key, {}):
                 raise status.already_exists(rt, meta["name"])
@@ -292,16 +265,12 @@ class Store:
     ) -> Watch:
         w = Watch(rt, namespace, labels, fields)
         with self.lock:
-            if send_initial:
-                for obj in self.objects(rt, namespace, labels, fields):
-                    w.events.put(("ADDED", obj))
-            self._watches.append(w)
-        return w
+            initial = self.objects(rt, namespace, labels, fields) if send_initial else []
+            return self._watches.open(w, initial)
 
     def stop_watch(self, w: Watch) -> None:
         with self.lock:
-            if w in self._watches:
-                self._watches.remove(w)
+            self._watches.close(w)
 
     def iter_all(self) -> Iterator[tuple[tuple[str, str], Obj]]:
         with self.lock:
@@ -309,58 +278,6 @@ class Store:
         yield from snapshot
 
     # ---- internals ---------------------------------------------------------------------------
-    def _fill_identity(self, rt: ResourceType, namespace: str, obj: Obj) -> None:
-        meta = obj["metadata"]
-        obj["apiVersion"] = rt.group_version
-        obj["kind"] = rt.kind
-        if not meta.get("name"):
-            prefix = meta.get("generateName")
-            if not prefix:
-                raise status.invalid(
-                    rt, "", "metadata.name", "Required value: name or generateName is required"
-                )
-            if not isinstance(prefix, str):
-                raise status.invalid(rt, "", "metadata.generateName", "must be a string")
-            meta["name"] = prefix + random_suffix()
-        name = meta["name"]
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise status.invalid(
-                rt,
-                str(name),
-                "metadata.name",
-                f"Invalid value: {name!r}: a lowercase RFC 1123 subdomain must consist of lower "
-                "case alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character",
-            )
-        for key in ("labels", "annotations"):
-            if not isinstance(meta.get(key, {}), dict):
-                raise status.invalid(rt, name, f"metadata.{key}", "must be a map of strings")
-        refs = meta.get("ownerReferences", [])
-        if not isinstance(refs, list) or not all(isinstance(r, dict) for r in refs):
-            raise status.invalid(rt, name, "metadata.ownerReferences", "must be a list of objects")
-        replicas = (
-            (obj.get("spec") or {}).get("replicas") if isinstance(obj.get("spec"), dict) else None
-        )
-        if replicas is not None and (
-            not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0
-        ):
-            raise status.invalid(
-                rt,
-                name,
-                "spec.replicas",
-                f"Invalid value: {replicas!r}: must be a non-negative integer",
-            )
-        if rt.namespaced:
-            sent = meta.get("namespace")
-            if sent and namespace and sent != namespace:
-                raise status.bad_request(
-                    "the namespace of the provided object does not match "
-                    "the namespace sent on the request"
-                )
-            meta["namespace"] = sent or namespace or "default"
-        else:
-            meta.pop("namespace", None)
-
     def _merge_parts(self, rt: ResourceType, old: Obj, new: Obj, part: str) -> Obj:
         if part == "status":
             merged = copy.deepcopy(old)
@@ -387,7 +304,7 @@ class Store:
         if key not in bucket:
             bisect.insort(self._sorted.setdefault(rt.key, []), key)
         bucket[key] = obj
-        self._notify(rt, event, obj)
+        self._watches.notify(rt, event, obj)
         self._run_hooks()
 
     def _delete_tree(self, rt: ResourceType, obj: Obj, propagation: str) -> None:
@@ -401,7 +318,7 @@ class Store:
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(self._last_rv)
         gone["metadata"]["deletionTimestamp"] = rfc3339(self.clock())
-        self._notify(rt, "DELETED", gone)
+        self._watches.notify(rt, "DELETED", gone)
         if rt.key == NAMESPACES.key:
             for dep_rt, dep in self._in_namespace(meta["name"]):
                 self._delete_tree(dep_rt, dep, "Background")
@@ -438,11 +355,6 @@ class Store:
         self._store(
             rt, (new["metadata"].get("namespace", ""), new["metadata"]["name"]), new, "MODIFIED"
         )
-
-    def _notify(self, rt: ResourceType, event: str, obj: Obj) -> None:
-        for w in self._watches:
-            if w.wants(rt, obj):
-                w.events.put((event, obj))
 
     def _run_hooks(self) -> None:
         # Controllers write through the store too; the flag keeps them from re-entering themselves.

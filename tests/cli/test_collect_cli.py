@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from helpers import IrkitProcess
 from moto.server import ThreadedMotoServer
 
 from irkit.sim import SimCluster
@@ -58,28 +57,16 @@ def s3(aws_env: dict[str, str], moto_endpoint: str) -> Any:
     return client
 
 
-def irkit(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "irkit", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-        cwd=cwd,
-    )
-
-
 def collect_args(sim: SimCluster, *extra: str) -> list[str]:
     target = ["collect", "deployment/api-server", "-n", "production"]
     return [*target, "--kubeconfig", sim.kubeconfig_path, "--out", "evidence", *extra]
 
 
 def test_collect_to_s3_then_verify(
-    sim: SimCluster, tmp_path: Path, aws_env: dict[str, str], s3: Any
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path, aws_env: dict[str, str], s3: Any
 ) -> None:
     args = collect_args(sim, "--s3", f"s3://{BUCKET}/cases/2026", "--tag", "case=42")
-    done = irkit(aws_env, tmp_path, *args, "--incident", "inc-cli", "-o", "json")
+    done = irkit_cli(*args, "--incident", "inc-cli", "-o", "json", environ=aws_env)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     tarball = Path(summary["tarball"])
@@ -107,23 +94,25 @@ def test_collect_to_s3_then_verify(
     assert journal[-1]["command"] == "collect" and journal[-1]["outputs"]["sha256"] == sha256
 
     for where in (str(tarball), str(folder), f"s3://{BUCKET}/{key}"):
-        ok = irkit(aws_env, tmp_path, "verify", where)
+        ok = irkit_cli("verify", where, environ=aws_env)
         assert ok.returncode == 0, ok.stderr
         assert ok.stdout.startswith(f"OK {where}:")
 
     log = next(folder.glob("logs/*/api.log"))
     log.write_bytes(log.read_bytes().replace(b"INFO", b"info", 1))
     next(folder.glob("state/pods/*.yaml")).unlink()
-    bad = irkit(aws_env, tmp_path, "verify", str(folder))
+    bad = irkit_cli("verify", str(folder), environ=aws_env)
     assert bad.returncode == 6, bad.stderr
     assert f"changed: {log.relative_to(folder).as_posix()}" in bad.stdout
     assert "missing: state/pods/" in bad.stdout
     assert "1 changed, 1 missing, 0 extra" in bad.stderr
 
 
-def test_text_output_prints_tarball_and_sha256(sim: SimCluster, tmp_path: Path) -> None:
+def test_text_output_prints_tarball_and_sha256(
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    done = irkit(env, tmp_path, *collect_args(sim, "--concurrency", "2"))
+    done = irkit_cli(*collect_args(sim, "--concurrency", "2"), environ=env)
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
     tarball = tmp_path / lines["tarball"].strip()
@@ -133,21 +122,23 @@ def test_text_output_prints_tarball_and_sha256(sim: SimCluster, tmp_path: Path) 
 
 
 def test_failed_upload_keeps_the_local_bundle(
-    sim: SimCluster, tmp_path: Path, aws_env: dict[str, str], s3: Any
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path, aws_env: dict[str, str], s3: Any
 ) -> None:
-    done = irkit(aws_env, tmp_path, *collect_args(sim, "--s3", "s3://no-such-bucket/x"))
+    done = irkit_cli(*collect_args(sim, "--s3", "s3://no-such-bucket/x"), environ=aws_env)
     assert done.returncode == 1, done.stderr
     assert "NoSuchBucket" in done.stderr and "the local bundle is kept" in done.stderr
     (tarball,) = (tmp_path / "evidence").glob("*.tar.gz")
     assert str(tarball.name) in done.stderr
-    assert irkit(aws_env, tmp_path, "verify", str(tarball)).returncode == 0
+    assert irkit_cli("verify", str(tarball), environ=aws_env).returncode == 0
 
 
-def test_partial_collection_exits_3(sim: SimCluster, tmp_path: Path) -> None:
+def test_partial_collection_exits_3(
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path
+) -> None:
     viewer = sim.write_kubeconfig(tmp_path / "viewer.kubeconfig", user="oncall-viewer")
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     args = ["collect", "deployment/api-server", "-n", "production", "--out", "evidence"]
-    done = irkit(env, tmp_path, *args, "--kubeconfig", viewer, "-o", "json")
+    done = irkit_cli(*args, "--kubeconfig", viewer, "-o", "json", environ=env)
     assert done.returncode == 3, done.stderr
     summary = json.loads(done.stdout)
     assert summary["status"] == "partial"
@@ -168,64 +159,64 @@ def test_partial_collection_exits_3(sim: SimCluster, tmp_path: Path) -> None:
     ],
 )
 def test_bad_options_fail_before_collecting(
-    sim: SimCluster, tmp_path: Path, extra: list[str], message: str
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path, extra: list[str], message: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    done = irkit(env, tmp_path, *collect_args(sim, *extra))
+    done = irkit_cli(*collect_args(sim, *extra), environ=env)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert not (tmp_path / "evidence").exists()
 
 
-def test_verify_nothing(tmp_path: Path) -> None:
-    done = irkit(dict(os.environ), tmp_path, "verify", str(tmp_path / "none.tar.gz"))
+def test_verify_nothing(irkit_cli: IrkitProcess, tmp_path: Path) -> None:
+    done = irkit_cli("verify", str(tmp_path / "none.tar.gz"), environ=dict(os.environ))
     assert done.returncode == 6 and "no bundle at" in done.stderr
 
 
 def test_verify_ties_the_tarball_to_the_journal_and_its_sidecar(
-    sim: SimCluster, tmp_path: Path
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    done = irkit(env, tmp_path, *collect_args(sim, "-i", "inc-7", "-o", "json"))
+    done = irkit_cli(*collect_args(sim, "-i", "inc-7", "-o", "json"), environ=env)
     assert done.returncode == 0, done.stderr
     tarball = tmp_path / json.loads(done.stdout)["tarball"]
     actual = hashlib.sha256(tarball.read_bytes()).hexdigest()
-    ok = irkit(env, tmp_path, "verify", str(tarball), "--incident", "inc-7")
+    ok = irkit_cli("verify", str(tarball), "--incident", "inc-7", environ=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "note: sha256 matches the journal of incident inc-7" in ok.stdout
 
     journal = tmp_path / "incidents" / "inc-7" / "commands.jsonl"  # IRKIT_HOME is tmp_path
     journal.write_text(journal.read_text().replace(actual, "0" * 64))
     for args in (["--incident", "inc-7"], []):  # named, or found from the manifest's incident
-        bad = irkit(env, tmp_path, "verify", str(tarball), *args)
+        bad = irkit_cli("verify", str(tarball), *args, environ=env)
         assert bad.returncode == 6, bad.stdout + bad.stderr
         assert "0" * 64 in bad.stdout and actual in bad.stdout
 
     tarball.with_name(tarball.name + ".sha256").unlink()
     journal.unlink()
-    alone = irkit(env, tmp_path, "verify", str(tarball))
+    alone = irkit_cli("verify", str(tarball), environ=env)
     assert alone.returncode == 6 and "no .sha256 sidecar" in alone.stdout
-    given = irkit(env, tmp_path, "verify", str(tarball), "--sha256", actual)
+    given = irkit_cli("verify", str(tarball), "--sha256", actual, environ=env)
     assert given.returncode == 0, given.stdout + given.stderr
 
 
-def test_verify_a_deeply_nested_manifest_exits_6(tmp_path: Path) -> None:
+def test_verify_a_deeply_nested_manifest_exits_6(irkit_cli: IrkitProcess, tmp_path: Path) -> None:
     folder = tmp_path / "bundle"
     folder.mkdir()
     (folder / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
-    done = irkit(dict(os.environ), tmp_path, "verify", str(folder))
+    done = irkit_cli("verify", str(folder), environ=dict(os.environ))
     assert done.returncode == 6, done.stderr
     assert "nested too deeply" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_collect_says_audit_was_not_collected_and_warns_about_zero_pods(
-    sim: SimCluster, tmp_path: Path
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path
 ) -> None:
     from irkit.cluster.kube import connect
     from irkit.settings import ClusterSettings
 
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    done = irkit(env, tmp_path, *collect_args(sim))
+    done = irkit_cli(*collect_args(sim), environ=env)
     assert done.returncode == 0, done.stderr
     assert "audit:   not collected: no audit source given" in done.stdout
     assert "WARNING" not in done.stderr
@@ -234,7 +225,7 @@ def test_collect_says_audit_was_not_collected_and_warns_about_zero_pods(
     admin.patch(
         "deployments", "production", "api-server", {"spec": {"replicas": 0}}, subresource="scale"
     )
-    empty = irkit(env, tmp_path, *collect_args(sim, "-o", "json", "--out", "evidence-2"))
+    empty = irkit_cli(*collect_args(sim, "-o", "json", "--out", "evidence-2"), environ=env)
     assert empty.returncode == 0, empty.stderr
     assert "WARNING 0 pods collected" in empty.stderr
     summary = json.loads(empty.stdout)
@@ -242,14 +233,16 @@ def test_collect_says_audit_was_not_collected_and_warns_about_zero_pods(
     assert summary["audit"]["collected"] is False
 
 
-def test_collect_state_only_is_a_sealed_snapshot(sim: SimCluster, tmp_path: Path) -> None:
+def test_collect_state_only_is_a_sealed_snapshot(
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    done = irkit(env, tmp_path, *collect_args(sim, "--state-only", "-i", "inc-3", "-o", "json"))
+    done = irkit_cli(*collect_args(sim, "--state-only", "-i", "inc-3", "-o", "json"), environ=env)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     folder = tmp_path / summary["bundle"]
     assert folder.name.startswith("irkit-snapshot-inc-3-")
     assert (folder / "state" / "pods").is_dir() and not (folder / "logs").exists()
-    assert irkit(env, tmp_path, "verify", summary["tarball"]).returncode == 0
-    refused = irkit(env, tmp_path, *collect_args(sim, "--state-only", "--audit-log", "a.log"))
+    assert irkit_cli("verify", summary["tarball"], environ=env).returncode == 0
+    refused = irkit_cli(*collect_args(sim, "--state-only", "--audit-log", "a.log"), environ=env)
     assert refused.returncode == 2 and "--state-only reads no audit events" in refused.stderr

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from conftest import LEAKY_POLICY, no_logs_kubeconfig, seal
-from typer.testing import CliRunner, Result
+from helpers import invoke
+from typer.testing import Result
 
-from irkit.cli.app import app
 from irkit.sim import SimCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,15 +30,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def irkit(sim: SimCluster, *args: str, kubeconfig: str | None = None) -> Result:
-    env = {"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None, "IRKIT_JOURNAL": None}
-    argv = [*args, "--kubeconfig", kubeconfig or sim.kubeconfig_path]
-    return CliRunner().invoke(app, argv, env=env)
-
-
-def local(*args: str) -> Result:
-    """A command that does not talk to the cluster (rca, incidents)."""
-    env = {"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None, "IRKIT_JOURNAL": None}
-    return CliRunner().invoke(app, list(args), env=env)
+    return invoke(*args, kubeconfig=kubeconfig or sim.kubeconfig_path)
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -82,14 +74,14 @@ def test_commands_journal_into_their_incident_whatever_the_cwd(
     assert [e["result"] for e in entries[-2:]] == ["ok", "ok"]
     (bundle,) = (folder / "evidence").glob("*.tar.gz")
 
-    rca = local("rca", "-i", "inc-h")
+    rca = invoke("rca", "-i", "inc-h")
     assert rca.exit_code == 0, rca.output
     doc = (folder / "rca.md").read_text()
     lifted = doc.split("Containment already lifted:")[1].split("## Evidence")[0]
     assert "| irkit release | release |" in lifted and "| irkit restore | restore |" in lifted
     assert bundle.name.removesuffix(".tar.gz") in doc
 
-    listed = local("incidents", "-o", "json")
+    listed = invoke("incidents", "-o", "json")
     assert listed.exit_code == 0, listed.output
     (summary,) = json.loads(listed.stdout)["incidents"]
     assert summary["id"] == "inc-h" and summary["status"] == "commands only"
@@ -102,7 +94,7 @@ def test_an_explicit_journal_still_wins(sim: SimCluster, tmp_path: Path, work: P
     assert done.exit_code == 0, done.output
     assert [e["incident"] for e in lines(own)] == ["inc-j"]
     assert not (tmp_path / "incidents" / "inc-j" / "commands.jsonl").exists()
-    rca = local("rca", "-i", "inc-j", "--journal", str(own), "--out", "-")
+    rca = invoke("rca", "-i", "inc-j", "--journal", str(own), "--out", "-")
     assert rca.exit_code == 0 and "irkit release deployment/api-server" in rca.stdout
 
 
@@ -115,7 +107,7 @@ def test_incidents_lists_runs_with_their_step_counts_and_shows_one(
     assert "WARNING not collected: logs/" in run.output
     assert "these steps did only part of their job: collect" in run.output
 
-    listed = local("incidents")
+    listed = invoke("incidents")
     assert listed.exit_code == 0, listed.output
     header, row = listed.stdout.splitlines()
     assert header.split() == [
@@ -132,7 +124,7 @@ def test_incidents_lists_runs_with_their_step_counts_and_shows_one(
         "1/1/0",
     ]
 
-    shown = local("incidents", "show", "inc-p", "-o", "json")
+    shown = invoke("incidents", "show", "inc-p", "-o", "json")
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.stdout)
     assert data["status"] == "completed" and data["runbook"] == "engine-partial"
@@ -141,10 +133,10 @@ def test_incidents_lists_runs_with_their_step_counts_and_shows_one(
         ("rca", "ok"),
     ]
     assert any("pods/log" in w for w in data["steps"][0]["warnings"])
-    text = local("incidents", "show", "inc-p")
+    text = invoke("incidents", "show", "inc-p")
     assert "collect (collect): partial" in text.stdout and "WARNING not collected" in text.stdout
 
-    missing = local("incidents", "show", "inc-nope")
+    missing = invoke("incidents", "show", "inc-nope")
     assert missing.exit_code == 4 and "no incident inc-nope" in missing.stderr
 
 
@@ -155,7 +147,7 @@ def test_a_leaky_isolate_by_hand_is_journaled_partial_and_in_the_rca(
     (entry,) = lines(tmp_path / "incidents" / "inc-l" / "commands.jsonl")
     assert entry["result"] == "partial"
     assert any(LEAKY_POLICY in w for w in entry["outputs"]["warnings"])
-    rca = local("rca", "-i", "inc-l", "--out", "-")
+    rca = invoke("rca", "-i", "inc-l", "--out", "-")
     containment = rca.stdout.split("## Containment actions")[1].split("## Evidence")[0]
     assert "isolation partial" in containment and LEAKY_POLICY in containment
     assert "--strict" in containment and "--scope pod --detach" in containment

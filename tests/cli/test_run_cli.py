@@ -7,16 +7,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import seal
-from typer.testing import CliRunner, Result
+from helpers import FAST_RETRIES, invoke, irkit_argv
+from typer.testing import Result
 
-from irkit.cli.app import app
 from irkit.cluster.kube import connect
 from irkit.engine.journal import incident_lock
 from irkit.errors import Locked
@@ -39,8 +38,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def irkit(sim: SimCluster, *args: str) -> Result:
-    env = {"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None, "IRKIT_RUN_RETRY_INITIAL": "0.01"}
-    return CliRunner().invoke(app, [*args, "--kubeconfig", sim.kubeconfig_path], env=env)
+    return invoke(*args, kubeconfig=sim.kubeconfig_path, env=FAST_RETRIES)
 
 
 def journal(tmp_path: Path, incident: str) -> list[dict[str, Any]]:
@@ -156,7 +154,7 @@ def test_killed_mid_run_resumes_and_does_each_mutation_once(
     incident = "inc-crash"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IRKIT_", "KUBECONFIG"))}
     env["IRKIT_HOME"] = str(tmp_path)
-    argv = [sys.executable, "-m", "irkit", "run", str(RUNBOOKS / "crash.yaml"), "--yes"]
+    argv = irkit_argv("run", str(RUNBOOKS / "crash.yaml"), "--yes")
     argv += ["-i", incident, "--kubeconfig", sim.kubeconfig_path]
     out = subprocess.PIPE
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=out)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import invoke
 
-from irkit.cli.app import app
 from irkit.sim import SimCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,9 +21,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_rich_markup_in_a_message_is_printed_as_text(sim: SimCluster) -> None:
     args = ["run", CONTAIN, "--alert-file", MINER, "--set", "workload=deployment/[/x]", "--yes"]
-    result = CliRunner().invoke(
-        app, [*args, "--kubeconfig", sim.kubeconfig_path], env={"IRKIT_DEBUG": None}
-    )
+    result = invoke(*args, kubeconfig=sim.kubeconfig_path)
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and "[/x]" in errors[0], result.stderr

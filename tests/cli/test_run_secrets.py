@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 from conftest import seal
-from typer.testing import CliRunner, Result
+from helpers import FAST_RETRIES, invoke
+from typer.testing import Result
 
-from irkit.cli.app import app
 from irkit.cli.common import command_line
 from irkit.cluster.kube import connect
 from irkit.settings import ClusterSettings
@@ -63,8 +63,7 @@ def hook() -> Iterator[tuple[str, list[str]]]:
 def irkit(sim: SimCluster, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
     argv = ["irkit", *args, "--kubeconfig", sim.kubeconfig_path]
     monkeypatch.setattr(sys, "argv", argv)  # command_line() reads sys.argv, as in a real run
-    env = {"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None, "IRKIT_RUN_RETRY_INITIAL": "0.01"}
-    return CliRunner().invoke(app, argv[1:], env=env)
+    return invoke(*args, kubeconfig=sim.kubeconfig_path, env=FAST_RETRIES)
 
 
 def everything_in(folder: Path) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner, Result
+from helpers import invoke
 
-from irkit.cli.app import app
 from irkit.runbook.schema import schema_text
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -22,12 +21,8 @@ steps:
 """
 
 
-def irkit(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"IRKIT_DEBUG": None})
-
-
 def test_valid_runbooks_exit_0_with_a_summary() -> None:
-    result = irkit("validate", str(ROOT / "runbooks"), str(FIXTURES / "valid" / "minimal.yaml"))
+    result = invoke("validate", str(ROOT / "runbooks"), str(FIXTURES / "valid" / "minimal.yaml"))
     assert result.exit_code == 0, result.output
     assert result.output == "5 runbooks valid\n"
 
@@ -35,7 +30,7 @@ def test_valid_runbooks_exit_0_with_a_summary() -> None:
 def test_errors_are_listed_as_file_line_column_and_exit_2() -> None:
     bad = FIXTURES / "invalid" / "unknown-with-key.yaml"
     typo = FIXTURES / "invalid" / "unknown-action.yaml"
-    result = irkit("validate", str(bad), str(typo))
+    result = invoke("validate", str(bad), str(typo))
     assert result.exit_code == 2
     lines = result.output.splitlines()
     assert f"{bad}:11:7: error: isolate takes no 'namespce' (did you mean 'namespace'?)" in lines
@@ -49,27 +44,27 @@ def test_errors_are_listed_as_file_line_column_and_exit_2() -> None:
 def test_warnings_alone_exit_0_unless_strict(tmp_path: Path) -> None:
     path = tmp_path / "warns.yaml"
     path.write_text(WARNS)
-    relaxed = irkit("validate", str(path))
+    relaxed = invoke("validate", str(path))
     assert relaxed.exit_code == 0
     assert f"{path}:5:5: warning: step 'isolate' isolates with no release path" in relaxed.output
-    strict = irkit("validate", "--strict", str(path))
+    strict = invoke("validate", "--strict", str(path))
     assert strict.exit_code == 2
     assert f"{path}:5:5: error: step 'isolate' isolates with no release path" in strict.output
 
 
 def test_a_missing_file_is_an_error_and_an_empty_folder_a_usage_error(tmp_path: Path) -> None:
-    missing = irkit("validate", str(tmp_path / "nope.yaml"))
+    missing = invoke("validate", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 2
     assert f"{tmp_path / 'nope.yaml'}:1:1: error: cannot read file" in missing.output
-    empty = irkit("validate", str(tmp_path))
+    empty = invoke("validate", str(tmp_path))
     assert empty.exit_code == 2 and "no *.yaml or *.yml runbooks" in empty.output
 
 
 def test_schema_prints_json_and_writes_a_file(tmp_path: Path) -> None:
-    printed = irkit("schema")
+    printed = invoke("schema")
     assert printed.exit_code == 0
     assert printed.output == schema_text()
     assert json.loads(printed.output)["$schema"].endswith("2020-12/schema")
     out = tmp_path / "schema.json"
-    written = irkit("schema", "--out", str(out))
+    written = invoke("schema", "--out", str(out))
     assert written.exit_code == 0 and out.read_text() == schema_text()

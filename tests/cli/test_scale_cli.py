@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner, Result
+from helpers import invoke
+from typer.testing import Result
 
-from irkit.cli.app import app
 from irkit.cluster.kube import connect
 from irkit.settings import ClusterSettings
 from irkit.sim import SimCluster
@@ -17,9 +17,9 @@ NS = "production"
 
 
 def irkit(sim: SimCluster, tmp_path: Path, *args: str, kubeconfig: str | None = None) -> Result:
-    argv = [*args, "--kubeconfig", kubeconfig or sim.kubeconfig_path]
-    argv += ["--journal", str(tmp_path / "journal.jsonl")]
-    return CliRunner().invoke(app, argv, env={"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None})
+    """``irkit ARGS`` on ``sim`` (or ``kubeconfig``), journaling into ``tmp_path``."""
+    journal = ("--journal", str(tmp_path / "journal.jsonl"))
+    return invoke(*args, *journal, kubeconfig=kubeconfig or sim.kubeconfig_path)
 
 
 def journal(tmp_path: Path) -> list[dict[str, Any]]:

@@ -8,16 +8,13 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from irkit.cli.app import app
+from helpers import IrkitProcess, invoke, irkit_argv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 START_TIMEOUT = 20.0
@@ -28,10 +25,6 @@ def _env() -> dict[str, str]:
     """The caller's environment, minus what would change the output under test."""
     env = {k: v for k, v in os.environ.items() if k not in ("IRKIT_DEBUG", "FORCE_COLOR")}
     return {**env, "NO_COLOR": "1", "COLUMNS": "200"}
-
-
-def _irkit(*args: str) -> list[str]:
-    return [sys.executable, "-m", "irkit", *args]
 
 
 class Served:
@@ -67,7 +60,7 @@ class Served:
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Served]:
     proc = subprocess.Popen(
-        _irkit(
+        irkit_argv(
             "sim",
             "serve",
             "--port",
@@ -123,15 +116,10 @@ def test_serve_writes_a_working_kubeconfig_and_stops_on_signal(
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
-def test_serve_with_a_bad_scenario_exits_2_with_file_line_column() -> None:
+def test_serve_with_a_bad_scenario_exits_2_with_file_line_column(irkit_cli: IrkitProcess) -> None:
     bad = FIXTURES / "invalid" / "unknown-spec-field.yaml"
-    proc = subprocess.run(
-        _irkit("sim", "serve", "--scenario", str(bad), "--port", "0"),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        env=_env(),
-        check=False,
+    proc = irkit_cli(
+        "sim", "serve", "--scenario", str(bad), "--port", "0", environ=_env(), timeout=START_TIMEOUT
     )
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -141,29 +129,17 @@ def test_serve_with_a_bad_scenario_exits_2_with_file_line_column() -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_serve_with_a_missing_scenario_exits_2(tmp_path: Path) -> None:
+def test_serve_with_a_missing_scenario_exits_2(irkit_cli: IrkitProcess, tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
-    proc = subprocess.run(
-        _irkit("sim", "serve", "--scenario", str(missing)),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        env=_env(),
-        check=False,
+    proc = irkit_cli(
+        "sim", "serve", "--scenario", str(missing), environ=_env(), timeout=START_TIMEOUT
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"ERROR {missing}: cannot read file")
 
 
-def test_help_lists_sim() -> None:
-    proc = subprocess.run(
-        _irkit("--help"),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        env=_env(),
-        check=False,
-    )
+def test_help_lists_sim(irkit_cli: IrkitProcess) -> None:
+    proc = irkit_cli("--help", environ=_env(), timeout=START_TIMEOUT)
     assert proc.returncode == 0, proc.stderr
     commands = [line.strip("│ ").split() for line in proc.stdout.splitlines()]
     sim = [words for words in commands if words[:1] == ["sim"]]
@@ -172,7 +148,7 @@ def test_help_lists_sim() -> None:
 
 
 def test_demo_shows_the_miner_and_a_403() -> None:
-    result = CliRunner().invoke(app, ["sim", "demo"])
+    result = invoke("sim", "demo")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "scenario compromised-pod" in out

@@ -8,9 +8,9 @@ stdout or stderr as control characters; it must show visibly instead.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from helpers import IrkitProcess
 
 from irkit.sim import SimCluster
 from tests.conftest import api_client
@@ -49,24 +49,19 @@ def _hpa_owned_by_evil(sim: SimCluster) -> None:
     )
 
 
-def _irkit(sim: SimCluster, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "irkit", *args, "--kubeconfig", sim.kubeconfig_path]
-    env = {"IRKIT_JOURNAL": str(tmp_path / "journal.jsonl"), "PATH": "/usr/bin:/bin"}
-    env["IRKIT_HOME"] = str(tmp_path)  # never the real state directory
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env
-    )
-
-
 def _assert_inert(*texts: str) -> None:
     for text in texts:
         for char in RAW:
             assert char not in text, f"raw {char!r} reached the terminal: {text!r}"
 
 
-def test_error_and_tip_show_hostile_owner_kinds_inert(sim: SimCluster, tmp_path: Path) -> None:
+def test_error_and_tip_show_hostile_owner_kinds_inert(
+    irkit_cli: IrkitProcess, sim: SimCluster
+) -> None:
     _hpa_owned_by_evil(sim)
-    out = _irkit(sim, tmp_path, "scale", "deployment/api-server", "-n", NS, "--force")
+    out = irkit_cli(
+        "scale", "deployment/api-server", "-n", NS, "--force", kubeconfig=sim.kubeconfig_path
+    )
     assert out.returncode == 1, out.stderr
     error, tip = out.stderr.splitlines()
     assert error.startswith("ERROR ") and tip.startswith("TIP ")
@@ -75,7 +70,9 @@ def test_error_and_tip_show_hostile_owner_kinds_inert(sim: SimCluster, tmp_path:
     assert shown in error and shown in tip
 
 
-def test_progress_lines_show_hostile_cluster_data_inert(sim: SimCluster, tmp_path: Path) -> None:
+def test_progress_lines_show_hostile_cluster_data_inert(
+    irkit_cli: IrkitProcess, sim: SimCluster, tmp_path: Path
+) -> None:
     _hpa_owned_by_evil(sim)
     runbook = tmp_path / "scale.yaml"
     runbook.write_text(
@@ -83,7 +80,7 @@ def test_progress_lines_show_hostile_cluster_data_inert(sim: SimCluster, tmp_pat
         "  - id: scale_down\n    action: scale\n    with:\n"
         "      namespace: production\n      target: deployment/api-server\n      force: true\n"
     )
-    out = _irkit(sim, tmp_path, "run", str(runbook), "-i", "inc-1")
+    out = irkit_cli("run", str(runbook), "-i", "inc-1", kubeconfig=sim.kubeconfig_path)
     assert out.returncode == 1, out.stderr
     _assert_inert(out.stdout, out.stderr)
     shown = r"Evil\x1b]0;pwned\x07\x1b[2J\x9b31m\rX\u202e/ctl"

@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 from conftest import seal
-from typer.testing import CliRunner, Result
+from helpers import FAST_RETRIES, invoke
 
-from irkit.cli.app import app
 from irkit.sim import SimCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,11 +45,6 @@ def hook() -> Iterator[str]:
     thread.join()
 
 
-def irkit(argv: list[str]) -> Result:
-    env = {"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None, "IRKIT_RUN_RETRY_INITIAL": "0.01"}
-    return CliRunner().invoke(app, argv, env=env)
-
-
 def tip(stderr: str) -> str:
     (line,) = [line for line in stderr.splitlines() if line.startswith("TIP ")]
     return line
@@ -63,17 +57,19 @@ def test_the_resume_tip_has_every_set_it_needs(
     monkeypatch.chdir(tmp_path)
     elsewhere = str(tmp_path / "cases")
     run = ["run", CONTAIN, "--alert-file", MINER, "-i", "inc-t", "--set", f"webhook={hook}"]
-    first = irkit([*run, "--incidents-dir", elsewhere, "--kubeconfig", sim.kubeconfig_path])
+    first = invoke(
+        *run, "--incidents-dir", elsewhere, kubeconfig=sim.kubeconfig_path, env=FAST_RETRIES
+    )
     assert first.exit_code == 3, first.output  # stopped before the approval step
     line = tip(first.stderr)
     assert "--set webhook=..." in line and "replace each ... with the secret value" in line
     assert f"--incidents-dir {elsewhere}" in line and "s3cr3t" not in line
     assert line.count("--set") == 1  # only the secret: the other params are journaled
-    shown = irkit(["incidents", "show", "inc-t", "--incidents-dir", elsewhere])
+    shown = invoke("incidents", "show", "inc-t", "--incidents-dir", elsewhere, env=FAST_RETRIES)
     assert f"irkit run --resume inc-t --incidents-dir {elsewhere} --set webhook=..." in shown.stdout
     pasted = line.split("continue: ", 1)[1].split("  (replace", 1)[0]
     argv = shlex.split(pasted.replace("webhook=...", f"webhook={hook}"))[1:]
-    done = irkit([*argv, "--kubeconfig", sim.kubeconfig_path])
+    done = invoke(*argv, kubeconfig=sim.kubeconfig_path, env=FAST_RETRIES)
     assert done.exit_code == 0, done.output
     assert "run completed" in done.stdout
 
@@ -82,7 +78,7 @@ def test_the_resume_tip_has_every_set_it_needs(
 def test_the_can_i_tip_reaches_the_same_cluster_and_user(sim: SimCluster, tmp_path: Path) -> None:
     config = sim.write_kubeconfig(tmp_path / "sim.kubeconfig")
     argv = ["isolate", "deployment/api-server", "-n", "production", "--kubeconfig", config]
-    forbidden = irkit([*argv, "--context", "irkit-sim-oncall-viewer"])
+    forbidden = invoke(*argv, "--context", "irkit-sim-oncall-viewer", env=FAST_RETRIES)
     assert forbidden.exit_code == 5, forbidden.output
     line = tip(forbidden.stderr)
     assert f"--kubeconfig {config} --context irkit-sim-oncall-viewer" in line

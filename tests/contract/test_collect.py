@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import CANARY
+from helpers import cluster_for
 
 from irkit.actions.collect import Collector, CollectResult, collect
 from irkit.cluster.kube import KubeCluster, connect
@@ -31,13 +32,6 @@ LEAK_FORMS = (
     base64.b64encode(CANARY.encode()).rstrip(b"="),
     CANARY.encode().hex().encode(),
 )
-
-
-def cluster_for(sim: SimCluster, tmp_path: Path, user: str | None = None) -> KubeCluster:
-    kubeconfig = sim.kubeconfig_path
-    if user is not None:
-        kubeconfig = sim.write_kubeconfig(tmp_path / f"{user}.kubeconfig", user=user)
-    return connect(ClusterSettings(kubeconfig=kubeconfig, retry=FAST_RETRY))
 
 
 def run(cluster: KubeCluster, tmp_path: Path, ref: str = "deployment/api-server") -> CollectResult:
@@ -70,7 +64,7 @@ def test_the_leak_search_finds_a_planted_canary(tmp_path: Path) -> None:
 
 
 def test_collect_deployment(sim: SimCluster, tmp_path: Path) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     result = run(cluster, tmp_path)
     assert result.status == "complete", result.failures
     files = files_of(result)
@@ -125,7 +119,7 @@ def test_collect_deployment(sim: SimCluster, tmp_path: Path) -> None:
 
 
 def test_state_files(sim: SimCluster, tmp_path: Path) -> None:
-    result = run(cluster_for(sim, tmp_path), tmp_path)
+    result = run(cluster_for(sim, retry=FAST_RETRY), tmp_path)
     files = files_of(result)
 
     def load(path: str) -> Any:
@@ -166,7 +160,7 @@ def test_state_files(sim: SimCluster, tmp_path: Path) -> None:
 
 
 def test_no_secret_value_in_folder_or_tarball(sim: SimCluster, tmp_path: Path) -> None:
-    result = run(cluster_for(sim, tmp_path), tmp_path)
+    result = run(cluster_for(sim, retry=FAST_RETRY), tmp_path)
     for path in result.bundle.folder.rglob("*"):
         if path.is_file():
             assert not leaks(path.read_bytes()), path
@@ -177,7 +171,7 @@ def test_no_secret_value_in_folder_or_tarball(sim: SimCluster, tmp_path: Path) -
 
 
 def test_pod_and_selector_targets(sim: SimCluster, tmp_path: Path) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     pod = cluster.list("pods", NS, labels="app=frontend")[0]["metadata"]["name"]
     one = run(cluster, tmp_path / "one", f"pod/{pod}")
     assert one.pods == [pod] and f"logs/{pod}/web.log" in files_of(one)
@@ -192,7 +186,7 @@ def test_pod_and_selector_targets(sim: SimCluster, tmp_path: Path) -> None:
 
 
 def test_forbidden_logs_make_a_partial_bundle(sim: SimCluster, tmp_path: Path) -> None:
-    admin = cluster_for(sim, tmp_path)
+    admin = cluster_for(sim, retry=FAST_RETRY)
     admin.create(
         "clusterroles",
         "",
@@ -232,7 +226,7 @@ def test_forbidden_logs_make_a_partial_bundle(sim: SimCluster, tmp_path: Path) -
         },
     )
     sim.add_user("intern")
-    result = run(cluster_for(sim, tmp_path, user="intern"), tmp_path)
+    result = run(cluster_for(sim, "intern", tmp_path, retry=FAST_RETRY), tmp_path)
     assert result.status == "partial"
     failed = {f.artifact: f for f in result.failures}
     for pod in result.pods:
@@ -254,7 +248,7 @@ def test_forbidden_logs_make_a_partial_bundle(sim: SimCluster, tmp_path: Path) -
 def test_throttling_and_dropped_connections_are_survived(sim: SimCluster, tmp_path: Path) -> None:
     throttled = sim.inject(resource="pods/log", status=429, retry_after=0, count=5)
     dropped = sim.inject(resource="pods/log", drop=True, count=3)
-    result = run(cluster_for(sim, tmp_path), tmp_path)
+    result = run(cluster_for(sim, retry=FAST_RETRY), tmp_path)
     assert result.status == "complete", result.failures
     assert sim.faults.fired_count(throttled) == 5 and sim.faults.fired_count(dropped) == 3
     assert len([p for p in files_of(result) if p.startswith("logs/")]) == 7
@@ -264,7 +258,7 @@ def test_throttling_and_dropped_connections_are_survived(sim: SimCluster, tmp_pa
 def test_a_log_that_keeps_failing_is_recorded_and_the_rest_collected(
     sim: SimCluster, tmp_path: Path
 ) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     victim = cluster.list("pods", NS, labels="app=api-server")[0]["metadata"]["name"]
     sim.inject(path=f"/pods/{victim}/log$", status=503, message="kubelet unreachable")
     result = run(cluster, tmp_path)
@@ -280,7 +274,7 @@ def test_a_log_that_keeps_failing_is_recorded_and_the_rest_collected(
 
 
 def test_concurrency_does_not_change_the_evidence(sim: SimCluster, tmp_path: Path) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     seen = []
     for n, concurrency in enumerate((1, 16)):
         result = collect(
@@ -312,7 +306,7 @@ def test_audit_events_in_scope(sim: SimCluster, tmp_path: Path) -> None:
     admin = client.CoreV1Api(api_client(sim.kubeconfig_path))
     admin.list_namespaced_config_map("kube-system")  # someone else, elsewhere: out of scope
     result = collect(
-        cluster_for(sim, tmp_path),
+        cluster_for(sim, retry=FAST_RETRY),
         parse_target(NS, "deployment/api-server", None),
         out_dir=tmp_path / "evidence",
         incident="inc-45",
@@ -342,7 +336,7 @@ def test_audit_events_in_scope(sim: SimCluster, tmp_path: Path) -> None:
 def test_a_workload_scaled_to_zero_still_has_its_state_collected(
     sim: SimCluster, tmp_path: Path
 ) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     cluster.patch("deployments", NS, "api-server", {"spec": {"replicas": 0}}, subresource="scale")
     result = run(cluster, tmp_path)
     files = files_of(result)
@@ -366,7 +360,7 @@ def test_a_workload_scaled_to_zero_still_has_its_state_collected(
 def test_an_owner_reference_cannot_pull_a_secret_into_the_bundle(
     sim: SimCluster, tmp_path: Path, kind: str, name: str
 ) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     pod = cluster.list("pods", NS, labels="app=frontend")[0]
     owner = {"apiVersion": "v1", "kind": kind, "name": name, "uid": "u-1", "controller": True}
     cluster.create(
@@ -407,7 +401,7 @@ def _leaky_container(name: str) -> dict[str, Any]:
 def test_secret_env_values_and_last_applied_never_reach_the_bundle(
     sim: SimCluster, tmp_path: Path
 ) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     applied = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -472,7 +466,7 @@ def _custody(result: CollectResult) -> dict[str, Any]:
 def test_custody_identifies_the_cluster_and_says_audit_was_not_collected(
     sim: SimCluster, tmp_path: Path
 ) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     result = run(cluster, tmp_path)
     custody = _custody(result)
     kube_system = cluster.get("namespaces", "", "kube-system")["metadata"]["uid"]
@@ -486,7 +480,7 @@ def test_custody_identifies_the_cluster_and_says_audit_was_not_collected(
 
 
 def test_zero_pods_is_a_warning_in_custody(sim: SimCluster, tmp_path: Path) -> None:
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     cluster.patch("deployments", NS, "api-server", {"spec": {"replicas": 0}}, subresource="scale")
     result = run(cluster, tmp_path)
     assert result.pods == []
@@ -497,7 +491,7 @@ def test_zero_pods_is_a_warning_in_custody(sim: SimCluster, tmp_path: Path) -> N
 def test_a_caller_who_cannot_read_kube_system_gets_the_reason_in_custody(
     sim: SimCluster, tmp_path: Path
 ) -> None:
-    admin = cluster_for(sim, tmp_path)
+    admin = cluster_for(sim, retry=FAST_RETRY)
     sim.add_user("narrow")
     rules = [
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
@@ -533,7 +527,7 @@ def test_a_caller_who_cannot_read_kube_system_gets_the_reason_in_custody(
             "subjects": [{"kind": "User", "name": "narrow"}],
         },
     )
-    result = run(cluster_for(sim, tmp_path, "narrow"), tmp_path)
+    result = run(cluster_for(sim, "narrow", tmp_path, retry=FAST_RETRY), tmp_path)
     ident = _custody(result)["cluster"]
     assert ident["kube_system_uid"] is None
     assert "forbidden" in ident["kube_system_uid_error"].lower()
@@ -542,7 +536,7 @@ def test_a_caller_who_cannot_read_kube_system_gets_the_reason_in_custody(
 
 def test_two_collects_of_one_incident_in_the_same_second(sim: SimCluster, tmp_path: Path) -> None:
     """A resumed run or a runbook with two collect steps: the second must not collide."""
-    cluster = cluster_for(sim, tmp_path)
+    cluster = cluster_for(sim, retry=FAST_RETRY)
     frozen = datetime(2026, 11, 26, 3, 10, 0, tzinfo=UTC)
     results = [
         collect(
@@ -563,7 +557,7 @@ def test_two_collects_of_one_incident_in_the_same_second(sim: SimCluster, tmp_pa
 
 def test_events_are_streamed_page_by_page_one_per_line(sim: SimCluster, tmp_path: Path) -> None:
     """Small pages: every Event of the namespace arrives once, as one JSON line."""
-    k8s = cluster_for(sim, tmp_path)
+    k8s = cluster_for(sim, retry=FAST_RETRY)
     expected = {e["metadata"]["name"] for e in k8s.list("events", NS)}
     for i in range(25):
         k8s.create(
@@ -604,7 +598,7 @@ class _Interrupted:
 def test_an_interrupted_collect_leaves_no_tarball(sim: SimCluster, tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         collect(
-            cluster_for(sim, tmp_path),
+            cluster_for(sim, retry=FAST_RETRY),
             parse_target(NS, "deployment/api-server", None),
             out_dir=tmp_path / "evidence",
             incident="inc-42",

@@ -6,26 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import cluster_for
 
 from irkit.actions.isolate import IsolateRequest, _apply_policy, isolate, policy_name
 from irkit.actions.netpol import QUARANTINE_LABEL, AllowList
 from irkit.actions.release import patch_pod, release
-from irkit.cluster.kube import KubeCluster, connect
+from irkit.cluster.kube import KubeCluster
 from irkit.errors import Conflict, Forbidden, NotFound, UsageError
 from irkit.model.target import parse_target
-from irkit.settings import ClusterSettings, RetrySettings
 from irkit.sim import SimCluster
 
 NS = "production"
-
-
-def _cluster(sim: SimCluster, user: str | None = None, tmp: Path | None = None) -> KubeCluster:
-    path = sim.kubeconfig_path
-    if user is not None:
-        assert tmp is not None
-        path = sim.write_kubeconfig(tmp / f"{user}.kubeconfig", user=user)
-    retry = RetrySettings(backoff_initial=0.01, backoff_max=0.05)
-    return connect(ClusterSettings(kubeconfig=path, retry=retry))
 
 
 def _req(**kw: object) -> IsolateRequest:
@@ -38,7 +29,7 @@ def _pods(c: KubeCluster, selector: str) -> list[dict]:
 
 
 def test_isolate_deployment_creates_deny_all_policy_and_labels_pods(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     target = parse_target(NS, "deployment/api-server", None)
     result = isolate(c, target, _req(reason="miner"))
     assert result.status == "created"
@@ -58,7 +49,7 @@ def test_isolate_deployment_creates_deny_all_policy_and_labels_pods(sim: SimClus
 
 
 def test_second_isolate_is_a_no_op(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     target = parse_target(NS, "deployment/api-server", None)
     isolate(c, target, _req(allow=AllowList(dns=True)))
     rv = c.get("networkpolicies", NS, policy_name(target))["metadata"]["resourceVersion"]
@@ -69,7 +60,7 @@ def test_second_isolate_is_a_no_op(sim: SimCluster) -> None:
 
 
 def test_allow_list_rules(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     allow = AllowList(dns=True, cidrs=("10.1.2.3/32",), peers=("forensics/app=collector",))
     isolate(c, parse_target(NS, "deployment/api-server", None), _req(allow=allow))
     spec = c.get("networkpolicies", NS, "irkit-quarantine-deployment-api-server")["spec"]
@@ -89,7 +80,7 @@ def test_bad_allow_list_is_a_usage_error() -> None:
 
 
 def test_changed_options_update_the_policy(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     target = parse_target(NS, "deployment/api-server", None)
     isolate(c, target, _req())
     result = isolate(c, target, _req(allow=AllowList(dns=True)))
@@ -98,7 +89,7 @@ def test_changed_options_update_the_policy(sim: SimCluster) -> None:
 
 
 def test_never_overwrites_a_foreign_policy(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     target = parse_target(NS, "deployment/api-server", None)
     foreign = {
         "apiVersion": "networking.k8s.io/v1",
@@ -115,7 +106,7 @@ def test_never_overwrites_a_foreign_policy(sim: SimCluster) -> None:
 
 
 def test_warns_about_policies_that_keep_traffic_flowing_and_strict_refuses(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     target = parse_target(NS, "deployment/api-server", None)
     with pytest.raises(Conflict, match="allow-frontend-to-api"):
         isolate(c, target, _req(strict=True))
@@ -133,7 +124,7 @@ def test_warns_about_policies_that_keep_traffic_flowing_and_strict_refuses(sim: 
 
 
 def test_a_detached_pod_is_out_of_reach_of_the_leaking_policy(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     first, second = (p["metadata"]["name"] for p in _pods(c, "app=api-server")[:2])
     target = parse_target(NS, f"pod/{first}", None)
     assert isolate(c, target, _req(dry_run=True)).partial  # still carries app=api-server
@@ -147,7 +138,7 @@ def test_a_detached_pod_is_out_of_reach_of_the_leaking_policy(sim: SimCluster) -
 
 
 def test_dry_run_changes_nothing(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     before = {p["metadata"]["name"]: p["metadata"]["resourceVersion"] for p in _pods(c, "")}
     target = parse_target(NS, "deployment/api-server", None)
     result = isolate(c, target, _req(dry_run=True))
@@ -160,7 +151,7 @@ def test_dry_run_changes_nothing(sim: SimCluster) -> None:
 
 
 def test_pod_scope_detach_and_release_restore_everything(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     pod = _pods(c, "app=frontend")[0]
     name, labels = pod["metadata"]["name"], pod["metadata"]["labels"]
     target = parse_target(NS, f"pod/{name}", None)
@@ -188,7 +179,7 @@ def test_pod_scope_detach_and_release_restore_everything(sim: SimCluster) -> Non
 
 
 def test_release_returns_deployment_pods_to_their_original_state(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     original = {p["metadata"]["name"]: p["metadata"]["labels"] for p in _pods(c, "app=api-server")}
     target = parse_target(NS, "deployment/api-server", None)
     isolate(c, target, _req())
@@ -201,7 +192,7 @@ def test_release_returns_deployment_pods_to_their_original_state(sim: SimCluster
 
 
 def test_selector_target_and_scope_rules(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     target = parse_target(NS, None, "tier in (backend)")
     result = isolate(c, target, _req())
     policy = c.get("networkpolicies", NS, result.policy_name)
@@ -216,12 +207,12 @@ def test_selector_target_and_scope_rules(sim: SimCluster) -> None:
 
 
 def test_errors_name_what_is_missing_or_forbidden(sim: SimCluster, tmp_path: Path) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     with pytest.raises(NotFound, match='namespace "nope" not found'):
         isolate(c, parse_target("nope", "deployment/api-server", None), _req())
     with pytest.raises(NotFound, match='deployment "ghost" not found in namespace "production"'):
         isolate(c, parse_target(NS, "deployment/ghost", None), _req())
-    viewer = _cluster(sim, "oncall-viewer", tmp_path)
+    viewer = cluster_for(sim, "oncall-viewer", tmp_path)
     with pytest.raises(Forbidden) as err:
         isolate(viewer, parse_target(NS, "deployment/api-server", None), _req())
     message = str(err.value)
@@ -230,7 +221,7 @@ def test_errors_name_what_is_missing_or_forbidden(sim: SimCluster, tmp_path: Pat
 
 
 def test_survives_bursts_of_transient_errors(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     throttled = sim.inject(resource="networkpolicies", status=429, retry_after=0, count=3)
     unavailable = sim.inject(resource="pods", status=503, count=2)
     result = isolate(c, parse_target(NS, "deployment/api-server", None), _req())
@@ -240,7 +231,7 @@ def test_survives_bursts_of_transient_errors(sim: SimCluster) -> None:
 
 
 def test_release_keeps_the_label_another_irkit_policy_selects_by(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     pods = _pods(c, "app=api-server")
     name = pods[0]["metadata"]["name"]
     pod_target = parse_target(NS, f"pod/{name}", None)
@@ -260,7 +251,7 @@ def test_release_keeps_the_label_another_irkit_policy_selects_by(sim: SimCluster
 def test_two_targets_sharing_a_policy_name_never_take_each_others_policy(
     sim: SimCluster,
 ) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     dotted, dashed = (
         parse_target(NS, f"deployment/{n}", None) for n in ("api.server", "api-server")
     )
@@ -277,7 +268,7 @@ def test_two_targets_sharing_a_policy_name_never_take_each_others_policy(
 
 
 def test_a_pod_deleted_before_its_patch_is_recorded_as_gone(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     patch = {"metadata": {"labels": {QUARANTINE_LABEL: "inc-42"}}}
     assert patch_pod(c, NS, "no-such-pod", patch, False) is None
     name = _pods(c, "app=api-server")[0]["metadata"]["name"]
@@ -285,7 +276,7 @@ def test_a_pod_deleted_before_its_patch_is_recorded_as_gone(sim: SimCluster) -> 
 
 
 def test_a_workload_isolation_keeps_a_pod_in_its_earlier_pod_quarantine(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     pod = _pods(c, "app=api-server")[0]["metadata"]["name"]
     isolate(c, parse_target(NS, f"pod/{pod}", None), _req(incident="inc-1"))
     isolate(c, parse_target(NS, "deployment/api-server", None), _req(incident="inc-2"))
@@ -298,7 +289,7 @@ def test_a_workload_isolation_keeps_a_pod_in_its_earlier_pod_quarantine(sim: Sim
 
 
 def test_a_create_whose_answer_was_lost_still_counts_as_created(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     target = parse_target(NS, "deployment/api-server", None)
     rule = sim.inject(method="POST", resource="networkpolicies", drop_response=True, count=1)
     result = isolate(c, target, _req())

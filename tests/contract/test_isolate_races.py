@@ -16,24 +16,19 @@ from typing import Any
 
 import pytest
 from conftest import api_client
+from helpers import cluster_for
 from kubernetes import client
 
 from irkit.actions.isolate import IsolateRequest, isolate, policy_name
 from irkit.actions.netpol import MANAGED_BY, QUARANTINE_LABEL
-from irkit.cluster.kube import KubeCluster, connect
+from irkit.cluster.kube import KubeCluster
 from irkit.errors import Conflict
 from irkit.model.selectors import label_selector_from_object
 from irkit.model.target import parse_target
-from irkit.settings import ClusterSettings, RetrySettings
 from irkit.sim import SimCluster
 
 NS = "production"
 RACERS = 10
-
-
-def _cluster(sim: SimCluster) -> KubeCluster:
-    retry = RetrySettings(backoff_initial=0.01, backoff_max=0.05)
-    return connect(ClusterSettings(kubeconfig=sim.kubeconfig_path, retry=retry))
 
 
 def _req(incident: str) -> IsolateRequest:
@@ -61,7 +56,7 @@ def isolated(pod: dict[str, Any], policies: list[dict[str, Any]]) -> bool:
 
 
 def test_a_second_incident_changes_nothing_of_a_pod_quarantine(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     pod = _a_pod(c)
     target = parse_target(NS, f"pod/{pod}", None)
     isolate(c, target, _req("inc-A"))
@@ -78,7 +73,7 @@ def test_a_second_incident_changes_nothing_of_a_pod_quarantine(sim: SimCluster) 
 
 
 def test_a_second_incident_never_changes_a_workload_quarantine(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     target = parse_target(NS, "deployment/api-server", None)
     isolate(c, target, _req("inc-A"))
     before = c.get("networkpolicies", NS, policy_name(target))
@@ -135,10 +130,10 @@ class Watcher(threading.Thread):
 def test_ten_incidents_racing_for_one_pod_leave_it_isolated_at_every_moment(
     sim: SimCluster,
 ) -> None:
-    setup = _cluster(sim)
+    setup = cluster_for(sim)
     pod = _a_pod(setup)
     target = parse_target(NS, f"pod/{pod}", None)
-    clusters = [_cluster(sim) for _ in range(RACERS)]
+    clusters = [cluster_for(sim) for _ in range(RACERS)]
     barrier = threading.Barrier(RACERS)
     won: list[str] = []
     lost: list[tuple[str, Exception]] = []
@@ -188,7 +183,7 @@ def test_the_cli_refuses_a_second_incident_and_leaves_everything(
     import subprocess
     import sys
 
-    c = _cluster(sim)
+    c = cluster_for(sim)
     pod = _a_pod(c)
     target = parse_target(NS, f"pod/{pod}", None)
     isolate(c, target, _req("inc-A"))

@@ -10,24 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import cluster_for
 
 from irkit.actions.isolate import IsolateRequest, isolate, policy_name
 from irkit.actions.netpol import QUARANTINE_LABEL, AllowList
-from irkit.cluster.kube import KubeCluster, connect
+from irkit.cluster.kube import KubeCluster
 from irkit.cluster.port import Obj
 from irkit.errors import Conflict, Forbidden, NotFound
 from irkit.model.journal import Change
 from irkit.model.target import parse_target
-from irkit.settings import ClusterSettings, RetrySettings
 from irkit.sim import SimCluster
 
 NS = "production"
 API = parse_target(NS, "deployment/api-server", None)
-
-
-def _cluster(sim: SimCluster, kubeconfig: str | None = None) -> KubeCluster:
-    retry = RetrySettings(backoff_initial=0.01, backoff_max=0.05)
-    return connect(ClusterSettings(kubeconfig=kubeconfig or sim.kubeconfig_path, retry=retry))
 
 
 def _req(incident: str = "inc-42", **kw: Any) -> IsolateRequest:
@@ -78,7 +73,7 @@ class Meddler:
 
 
 def test_isolate_makes_no_namespace_get_and_no_get_of_its_own_policy(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     since = len(_audit(sim))
     isolate(c, API, _req())
     made = sorted(_requests(sim, since))
@@ -103,7 +98,7 @@ def test_isolate_makes_no_namespace_get_and_no_get_of_its_own_policy(sim: SimClu
 
 
 def test_a_missing_target_still_names_what_is_missing(sim: SimCluster, tmp_path: Path) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     with pytest.raises(NotFound, match='namespace "nope" not found'):
         isolate(c, parse_target("nope", "pod/x", None), _req())
     with pytest.raises(NotFound, match='namespace "nope" not found'):
@@ -120,13 +115,13 @@ def test_a_missing_target_still_names_what_is_missing(sim: SimCluster, tmp_path:
         "subjects": [{"kind": "User", "name": "deployer"}],
     }
     c.create("rolebindings", NS, binding)
-    deployer = _cluster(sim, sim.write_kubeconfig(tmp_path / "deployer", user="deployer"))
+    deployer = cluster_for(sim, "deployer", tmp_path)
     with pytest.raises(NotFound, match='deployment "ghost" not found in namespace "production"'):
         isolate(deployer, parse_target(NS, "deployment/ghost", None), _req())
 
 
 def test_pods_are_patched_in_parallel(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     since = len(_audit(sim))
     sim.inject(method="PATCH", resource="pods", latency=0.3)
     isolate(c, API, _req())
@@ -142,7 +137,7 @@ def test_pods_are_patched_in_parallel(sim: SimCluster) -> None:
 
 
 def test_one_failed_pod_patch_keeps_the_others_and_their_changes(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     sim.inject(method="PATCH", resource="pods", status=403, count=1)
     changes: list[Change] = []
     with pytest.raises(Forbidden):
@@ -156,7 +151,7 @@ def test_one_failed_pod_patch_keeps_the_others_and_their_changes(sim: SimCluster
 
 
 def test_a_pod_changed_meanwhile_is_read_again_and_labelled(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     pod = _pod_names(c)[0]
     target = parse_target(NS, f"pod/{pod}", None)
     touch = {"metadata": {"labels": {"suspect": "true"}}}
@@ -172,7 +167,7 @@ def test_a_pod_changed_meanwhile_is_read_again_and_labelled(sim: SimCluster) -> 
 
 
 def test_another_incidents_label_set_meanwhile_is_never_overwritten(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     pod = _pod_names(c)[0]
     target = parse_target(NS, f"pod/{pod}", None)
     claim = {"metadata": {"labels": {QUARANTINE_LABEL: "inc-other"}}}
@@ -183,7 +178,7 @@ def test_another_incidents_label_set_meanwhile_is_never_overwritten(sim: SimClus
 
 
 def test_a_policy_taken_over_meanwhile_is_not_updated(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     isolate(c, API, _req("inc-1"))
 
     def take_over() -> None:  # released, then quarantined again by another incident
@@ -199,7 +194,7 @@ def test_a_policy_taken_over_meanwhile_is_not_updated(sim: SimCluster) -> None:
 
 
 def test_a_policy_update_whose_answer_was_lost_counts_as_updated(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     isolate(c, API, _req())
     sim.inject(method="PATCH", resource="networkpolicies", drop_response=True, count=1)
     result = isolate(c, API, _req(allow=AllowList(dns=True)))
@@ -209,7 +204,7 @@ def test_a_policy_update_whose_answer_was_lost_counts_as_updated(sim: SimCluster
 
 
 def test_a_pod_patch_whose_answer_was_lost_counts_as_labelled(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     sim.inject(method="PATCH", resource="pods", drop_response=True, count=1)
     result = isolate(c, API, _req())
     assert sorted(result.labelled) == _pod_names(c)

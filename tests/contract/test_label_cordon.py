@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import cluster_for
 
 from irkit.actions.cordon import WAS_UNSCHEDULABLE, cordon, uncordon
 from irkit.actions.label import label
-from irkit.cluster.kube import KubeCluster, connect
+from irkit.cluster.kube import KubeCluster
 from irkit.errors import Conflict, NotFound, UsageError
 from irkit.model.journal import Change
 from irkit.model.target import parse_target
-from irkit.settings import ClusterSettings, RetrySettings
 from irkit.sim import SimCluster
 
 NS = "production"
@@ -38,8 +38,7 @@ class Recording:
 
 @pytest.fixture
 def kube(sim: SimCluster) -> KubeCluster:
-    retry = RetrySettings(backoff_initial=0.01, backoff_max=0.05)
-    return connect(ClusterSettings(kubeconfig=sim.kubeconfig_path, retry=retry))
+    return cluster_for(sim)
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
+from helpers import invoke
+from typer.testing import Result
 
 from irkit.actions.collect import Collector, collect
 from irkit.actions.isolate import IsolateRequest, isolate
 from irkit.actions.release import release
 from irkit.actions.scale import restore, scale
-from irkit.cli.app import app
 from irkit.cluster.kube import KubeCluster, connect
 from irkit.model.target import parse_target
 from irkit.settings import ClusterSettings
@@ -31,12 +31,8 @@ SA = "system:serviceaccount:irkit:responder"
 KUBECTL = shutil.which("kubectl")
 
 
-def irkit(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"IRKIT_DEBUG": None})
-
-
 def preflight(sim: SimCluster, *args: str, kubeconfig: str | None = None) -> Result:
-    return irkit("preflight", *args, "--kubeconfig", kubeconfig or sim.kubeconfig_path)
+    return invoke("preflight", *args, kubeconfig=kubeconfig or sim.kubeconfig_path)
 
 
 def rows(result: Result) -> dict[tuple[str, str, str], str]:
@@ -149,7 +145,7 @@ def test_rbac_applies_and_grants_exactly_what_preflight_asks(
     kubeconfig = service_account(sim, tmp_path)
     before = preflight(sim, runbook, *sets, kubeconfig=kubeconfig)
     assert before.exit_code == 5  # nothing granted yet
-    printed = irkit("rbac", runbook, *sets, "--service-account", "irkit/responder")
+    printed = invoke("rbac", runbook, *sets, "--service-account", "irkit/responder")
     assert printed.exit_code == 0, printed.output
     assert [d["kind"] for d in yaml.safe_load_all(printed.stdout)] == expected_kinds
     apply(sim, printed.stdout, tmp_path)
@@ -160,7 +156,7 @@ def test_rbac_applies_and_grants_exactly_what_preflight_asks(
 
 def test_the_printed_rbac_is_enough_to_run_the_actions(sim: SimCluster, tmp_path: Path) -> None:
     """No Forbidden, and a complete evidence bundle, with nothing but the printed grants."""
-    printed = irkit("rbac", CONTAIN, "--service-account", "irkit/responder")
+    printed = invoke("rbac", CONTAIN, "--service-account", "irkit/responder")
     apply(sim, printed.stdout, tmp_path)
     responder = connect(ClusterSettings(kubeconfig=service_account(sim, tmp_path)))
     admin = connect(ClusterSettings(kubeconfig=sim.kubeconfig_path))

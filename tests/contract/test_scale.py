@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import cluster_for
 
 from irkit.actions.scale import (
     ORIGINAL_HPAS,
@@ -16,24 +17,14 @@ from irkit.actions.scale import (
     restore,
     scale,
 )
-from irkit.cluster.kube import KubeCluster, connect
+from irkit.cluster.kube import KubeCluster
 from irkit.errors import Conflict, Forbidden, NotFound, PartialError, UsageError
 from irkit.model.journal import Change
 from irkit.model.target import parse_target
-from irkit.settings import ClusterSettings, RetrySettings
 from irkit.sim import SimCluster
 
 NS = "production"
 API = parse_target(NS, "deployment/api-server", None)
-
-
-def _cluster(sim: SimCluster, user: str | None = None, tmp: Path | None = None) -> KubeCluster:
-    path = sim.kubeconfig_path
-    if user is not None:
-        assert tmp is not None
-        path = sim.write_kubeconfig(tmp / f"{user}.kubeconfig", user=user)
-    retry = RetrySettings(backoff_initial=0.01, backoff_max=0.05)
-    return connect(ClusterSettings(kubeconfig=path, retry=retry))
 
 
 def _pods(c: KubeCluster, app: str) -> list[dict[str, Any]]:
@@ -88,7 +79,7 @@ def _statefulset(c: KubeCluster, name: str = "cache", replicas: int = 2) -> None
 
 
 def test_scale_to_zero_records_then_restore_puts_back(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     changes: list[Change] = []
     result = scale(c, API, incident="inc-1", changes=changes)
     (w,) = result.workloads
@@ -118,7 +109,7 @@ def test_scale_to_zero_records_then_restore_puts_back(sim: SimCluster) -> None:
 
 
 def test_second_scale_keeps_the_original_and_changes_nothing(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     scale(c, API, incident="inc-1")
     before = c.get("deployments", NS, "api-server")
     changes: list[Change] = []
@@ -131,7 +122,7 @@ def test_second_scale_keeps_the_original_and_changes_nothing(sim: SimCluster) ->
 
 
 def test_scale_down_in_two_steps_remembers_the_first_original(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     scale(c, API, replicas=1, incident="inc-1")
     assert len(_pods(c, "api-server")) == 1
     scale(c, API, replicas=0, incident="inc-1")
@@ -141,7 +132,7 @@ def test_scale_down_in_two_steps_remembers_the_first_original(sim: SimCluster) -
 
 
 def test_restore_without_records_is_a_no_op(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     before = c.get("deployments", NS, "api-server")
     result = restore(c, API)
     assert [w.status for w in result.workloads] == ["unchanged"] and not result.changed
@@ -156,7 +147,7 @@ def test_restore_without_records_is_a_no_op(sim: SimCluster) -> None:
 
 
 def test_statefulset(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     _statefulset(c)
     assert len(_pods(c, "cache")) == 2
     target = parse_target(NS, "sts/cache", None)
@@ -169,7 +160,7 @@ def test_statefulset(sim: SimCluster) -> None:
 
 
 def test_selector_matches_workload_labels(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     _statefulset(c)  # labelled tier=backend, like api-server
     target = parse_target(NS, None, "tier in (backend, web)")
     result = scale(c, target, incident="inc-1")
@@ -181,7 +172,7 @@ def test_selector_matches_workload_labels(sim: SimCluster) -> None:
 
 
 def test_selector_for_pod_labels_only_finds_nothing(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     c.patch("deployments", NS, "frontend", {"metadata": {"labels": {"tier": None}}})
     # The pods still carry tier=web (template labels); the workload no longer does.
     with pytest.raises(NotFound, match="labels matching -l tier=web") as e:
@@ -199,7 +190,7 @@ def test_selector_for_pod_labels_only_finds_nothing(sim: SimCluster) -> None:
     ],
 )
 def test_unscalable_kinds_point_to_isolate(sim: SimCluster, ref: str, why: str) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     before = sim.requests_served
     with pytest.raises(UsageError, match=why) as e:
         scale(c, parse_target(NS, ref, None), incident="inc-1")
@@ -208,7 +199,7 @@ def test_unscalable_kinds_point_to_isolate(sim: SimCluster, ref: str, why: str) 
 
 
 def test_selector_reports_matching_daemonsets(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     c.create(
         "daemonsets",
         NS,
@@ -229,7 +220,7 @@ def test_selector_reports_matching_daemonsets(sim: SimCluster) -> None:
 
 
 def test_hpa_refused_without_force_then_saved_and_recreated(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     c.create("horizontalpodautoscalers", NS, _hpa())
     c.create("horizontalpodautoscalers", NS, _hpa("other", target="frontend"))
     original = c.get("horizontalpodautoscalers", NS, "api-server")
@@ -267,7 +258,7 @@ def test_hpa_refused_without_force_then_saved_and_recreated(sim: SimCluster) -> 
 
 
 def test_hpa_for_another_kind_or_group_does_not_block(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     c.create("horizontalpodautoscalers", NS, _hpa("sts", kind="StatefulSet"))
     other_group = _hpa("crd")
     other_group["spec"]["scaleTargetRef"]["apiVersion"] = "example.com/v1"
@@ -276,7 +267,7 @@ def test_hpa_for_another_kind_or_group_does_not_block(sim: SimCluster) -> None:
 
 
 def test_hpa_owned_by_a_controller_is_refused_even_with_force(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     owned = _hpa("keda-hpa-api")
     owned["metadata"]["ownerReferences"] = [
         {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": "api", "uid": "u1"}
@@ -288,7 +279,7 @@ def test_hpa_owned_by_a_controller_is_refused_even_with_force(sim: SimCluster) -
 
 
 def test_restore_refuses_to_overwrite_a_new_hpa(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     c.create("horizontalpodautoscalers", NS, _hpa())
     scale(c, API, force=True, incident="inc-1")
     changed = _hpa()
@@ -300,7 +291,7 @@ def test_restore_refuses_to_overwrite_a_new_hpa(sim: SimCluster) -> None:
 
 
 def test_dry_run_changes_nothing(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     c.create("horizontalpodautoscalers", NS, _hpa())
 
     def snapshot() -> list[Any]:
@@ -326,7 +317,7 @@ def test_dry_run_changes_nothing(sim: SimCluster) -> None:
 
 
 def test_wait_returns_when_pods_are_gone_and_times_out_when_one_stays(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     scale(c, API, wait=True, wait_timeout=5, incident="inc-1")
     assert _pods(c, "api-server") == []
     # A pod the controller does not remove stands in for one stuck terminating.
@@ -355,7 +346,7 @@ def test_wait_returns_when_pods_are_gone_and_times_out_when_one_stays(sim: SimCl
 
 
 def test_restore_wait_sees_pods_ready(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     scale(c, API, incident="inc-1")
     restore(c, API, wait=True, wait_timeout=5)
     assert len(_pods(c, "api-server")) == 3
@@ -363,13 +354,13 @@ def test_restore_wait_sees_pods_ready(sim: SimCluster) -> None:
 
 def test_forbidden_for_a_limited_user(sim: SimCluster, tmp_path: Path) -> None:
     sim.add_user("intern", ())
-    c = _cluster(sim, "intern", tmp_path)
+    c = cluster_for(sim, "intern", tmp_path)
     with pytest.raises(Forbidden, match='user "intern" may not'):
         scale(c, API, incident="inc-1")
 
 
 def test_forbidden_on_the_scale_itself_leaves_the_record(sim: SimCluster, tmp_path: Path) -> None:
-    admin = _cluster(sim)
+    admin = cluster_for(sim)
     admin.create(
         "clusterroles",
         "",
@@ -404,7 +395,7 @@ def test_forbidden_on_the_scale_itself_leaves_the_record(sim: SimCluster, tmp_pa
         },
     )
     sim.add_user("annotator", ())
-    c = _cluster(sim, "annotator", tmp_path)
+    c = cluster_for(sim, "annotator", tmp_path)
     changes: list[Change] = []
     with pytest.raises(Forbidden, match="deployments/scale"):
         scale(c, API, incident="inc-1", changes=changes)
@@ -417,7 +408,7 @@ def test_forbidden_on_the_scale_itself_leaves_the_record(sim: SimCluster, tmp_pa
 
 
 def test_missing_namespace_and_workload(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     with pytest.raises(NotFound, match='namespace "x" not found'):
         scale(c, parse_target("x", "deployment/api-server", None), incident="inc-1")
     with pytest.raises(NotFound, match='deployment "nope" not found in namespace "production"'):
@@ -425,7 +416,7 @@ def test_missing_namespace_and_workload(sim: SimCluster) -> None:
 
 
 def test_survives_bursts_of_429(sim: SimCluster) -> None:
-    c = _cluster(sim)
+    c = cluster_for(sim)
     throttled = sim.inject(resource="deployments", status=429, retry_after=0, count=3)
     scale(c, API, incident="inc-1")
     assert sim.faults.fired_count(throttled) == 3
@@ -437,7 +428,7 @@ def test_survives_bursts_of_429(sim: SimCluster) -> None:
 
 def test_conflicting_record_is_retried_from_a_fresh_read(sim: SimCluster) -> None:
     """Someone else records first between our read and our write: their original wins."""
-    c = _cluster(sim)
+    c = cluster_for(sim)
     stale = c.get("deployments", NS, "api-server")
     c.patch(
         "deployments", NS, "api-server", {"metadata": {"annotations": {ORIGINAL_REPLICAS: "5"}}}

@@ -16,14 +16,13 @@ from irkit.sim.logs import (
     FileLog,
     GeneratedLog,
     Line,
-    LogOptions,
     LogSource,
     TextLog,
     format_timestamp,
     make_source,
     parse_size,
-    stream_log,
 )
+from irkit.sim.logstream import LogOptions, stream_log
 
 T0 = datetime(2026, 11, 26, 3, 0, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -542,7 +541,7 @@ def test_make_source_rejects_bad_specs(
 def test_block_rendering_of_generated_logs_is_byte_identical_to_line_by_line(
     start: datetime, interval: timedelta, options: LogOptions
 ) -> None:
-    from irkit.sim.logs import _encoded_lines
+    from irkit.sim.logstream import _encoded_lines
 
     log = GeneratedLog(300_000, start, interval, seed="blocks")
     now = start + interval * log.line_count()

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from conftest import SCENARIO
+from helpers import cluster_for
 
 from irkit.actions.collect import Collector, collect
 from irkit.actions.cordon import cordon, uncordon
@@ -30,11 +31,11 @@ from irkit.actions.label import label
 from irkit.actions.netpol import AllowList
 from irkit.actions.release import release
 from irkit.actions.scale import restore, scale
-from irkit.cluster.kube import KubeCluster, connect
+from irkit.cluster.kube import KubeCluster
 from irkit.model.target import Target, parse_target
 from irkit.runbook.model import Action
 from irkit.runbook.permissions import PERMISSIONS, SELECTOR, Permission, perm, permissions
-from irkit.settings import ClusterSettings, RetrySettings
+from irkit.settings import RetrySettings
 from irkit.sim import SimCluster
 
 NS = "production"
@@ -263,13 +264,6 @@ def _hpa() -> dict[str, Any]:
     }
 
 
-def _cluster(sim: SimCluster, tmp: Path, user: str | None = None) -> KubeCluster:
-    path = sim.kubeconfig_path
-    if user is not None:
-        path = sim.write_kubeconfig(tmp / f"{user}.kubeconfig", user=user)
-    return connect(ClusterSettings(kubeconfig=path, retry=FAST))
-
-
 def _target(ref: str, names: dict[str, str]) -> Target:
     ref = ref.format(**names)
     if ref.startswith("node/"):
@@ -324,7 +318,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
         tmp = tmp_path_factory.mktemp("run")
         with SimCluster(SCENARIO, audit_log=tmp / "audit.log") as sim:
             sim.add_user("responder", groups=("system:masters",))
-            admin = _cluster(sim, tmp)
+            admin = cluster_for(sim, retry=FAST)
             names = _stage(admin)
             target = _target(run.ref, names)
             outcome = out[run.id] = Outcome()
@@ -332,7 +326,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
                 if run.before is not None:
                     run.before(admin, target, tmp)
                 assert run.step is not None
-                run.step(_cluster(sim, tmp, "responder"), target, tmp)
+                run.step(cluster_for(sim, "responder", tmp, retry=FAST), target, tmp)
             except Exception as e:  # reported by the run's own test
                 outcome.error = f"{type(e).__name__}: {e}"
             outcome.used = audit_of(sim, "responder")

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from helpers import invoke
+from typer.testing import Result
 
-from irkit.cli.app import app
 from irkit.errors import ConfigError, NotFound
 from irkit.model.evidence import Failure, Manifest, ManifestEntry
 from irkit.model.incident_paths import IncidentPaths
@@ -499,7 +499,7 @@ def test_unknown_incident_is_not_found(tmp_path: Path) -> None:
 def irkit(tmp_path: Path, *args: str) -> Result:
     argv = ["rca", "--incidents-dir", str(tmp_path / "incidents")]
     argv += ["--journal", str(tmp_path / "irkit-journal.jsonl"), *args]
-    return CliRunner().invoke(app, argv, env={"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None})
+    return invoke(*argv)
 
 
 def test_cli_writes_rca_md(incident: Incident, tmp_path: Path) -> None:
@@ -539,10 +539,8 @@ def test_cli_unknown_incident_exits_4(tmp_path: Path) -> None:
 
 def test_cli_reads_the_incidents_dir_irkit_run_uses(incident: Incident, tmp_path: Path) -> None:
     paths = incident()  # in tmp_path/incidents, which the command is not told
-    env = {"IRKIT_DEBUG": None, "IRKIT_INCIDENT": None}
     argv = ["rca", "-i", INC, "--journal", str(tmp_path / "irkit-journal.jsonl")]
-    runner = CliRunner()
-    result = runner.invoke(app, argv, env=env | {"IRKIT_RUN_INCIDENTS_DIR": str(paths.root.parent)})
+    result = invoke(*argv, env={"IRKIT_RUN_INCIDENTS_DIR": str(paths.root.parent)})
     assert result.exit_code == 0, result.output
     assert paths.rca.is_file()
 

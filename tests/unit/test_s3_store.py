@@ -20,7 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from moto import mock_aws
 
 from irkit.errors import EvidenceError, UploadError, UsageError
-from irkit.evidence.s3 import S3Store, composite_checksum, parse_s3_uri
+from irkit.evidence.s3 import S3Store, parse_s3_uri
+from irkit.evidence.s3_upload import composite_checksum
 from irkit.settings import MiB, S3Settings
 
 BUCKET = "evidence"
