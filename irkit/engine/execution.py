@@ -25,7 +25,6 @@ from tenacity import (
     stop_before_delay,
 )
 
-from irkit.actions.webhook import REDACTED, journaled_params, redact_url
 from irkit.engine.journal import EventSink
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
@@ -34,6 +33,7 @@ from irkit.engine.steps import StepCall, StepOutcome, runner_for
 from irkit.errors import IrkitError, NotifyError, PartialError, Unavailable
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import RUN_END, STEP_CHANGE, STEP_END, STEP_START, Change, RunEvent
+from irkit.redact import REDACTED, journaled_params, redact_url
 from irkit.runbook.model import Action, Runbook, Step
 from irkit.settings import RunSettings
 

@@ -1,4 +1,4 @@
-"""POST JSON to a webhook: the one HTTP client of the notify adapters (stdlib ``urllib``).
+"""POST JSON to a webhook: the one HTTP client of the Slack and webhook senders (stdlib ``urllib``).
 
 - TLS is verified (the default context); plain http is accepted for loopback hosts only, so tests
   and local relays work while a typo cannot send incident details in clear text.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import re
 import ssl
 import time
 import urllib.error
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 
 from irkit.cluster.errors import cut
 from irkit.errors import NotifyError, UsageError
+from irkit.redact import scrub
 
 log = logging.getLogger(__name__)
 
@@ -76,52 +76,6 @@ def parse_url(url: str, what: str) -> WebhookUrl:
     if scheme not in ("https", "http"):
         raise UsageError(f"{what} URL: scheme {scheme!r} is not supported; use https")
     return WebhookUrl(url, shown, loopback)
-
-
-def redact_url(text: str, *, always: bool = False) -> str:
-    """``text`` as ``scheme://host[:port]/…`` when it is a webhook-like URL: http(s) with a
-    path, query or fragment (where webhook tokens live), or any URL with credentials; any other
-    text unchanged, e.g. ``s3://bucket/prefix`` (where evidence went: the RCA needs it, and it
-    holds no secret). ``always``: a known webhook URL is cut whatever its shape. The one URL
-    redactor: journals, run-start params, RCAs and ``irkit.io/command`` annotations use it."""
-    if "://" not in text and not always:
-        return text
-    try:
-        parts = urlsplit(text.strip())
-        port = parts.port
-    except ValueError:
-        return "?://?/…"
-    if not always and (not parts.scheme or not parts.netloc):
-        return text
-    web = parts.scheme.lower() in ("http", "https")
-    secret = "@" in parts.netloc or (
-        web and (parts.path.strip("/") or parts.query or parts.fragment)
-    )
-    if not secret and not always:
-        return text
-    host = parts.hostname or "?"
-    shown = f"{f'[{host}]' if ':' in host else host}{f':{port}' if port else ''}"
-    return f"{parts.scheme}://{shown}/…"
-
-
-REDACTED = "<redacted>"
-_SECRET_NAME = re.compile(r"token|secret|password|webhook|key", re.IGNORECASE)
-
-
-def is_secret(name: str, value: Any) -> bool:
-    """A param not fit for the journal or the RCA: a secret-sounding name, or a webhook-like
-    URL (``redact_url``: an http(s) URL with a path carries its token in it; s3:// does not)."""
-    if value is None or value == "":
-        return False
-    return bool(_SECRET_NAME.search(name)) or (
-        isinstance(value, str) and redact_url(value) != value
-    )
-
-
-def journaled_params(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with every secret (``is_secret``) replaced by ``REDACTED``; a resumed run asks
-    for those again (``--set``)."""
-    return {k: REDACTED if is_secret(k, v) else v for k, v in values.items()}
 
 
 def check_headers(headers: Mapping[str, str], what: str) -> dict[str, str]:
@@ -205,15 +159,6 @@ def _remote_text(e: urllib.error.HTTPError, url: WebhookUrl) -> str:
     except (OSError, http.client.HTTPException):
         return ""
     return cut(scrub(raw.decode("utf-8", "replace"), url.url))
-
-
-def scrub(text: str, url: str) -> str:
-    """Remove the URL's path, query and any long path segment (a token) from ``text``."""
-    parts = urlsplit(url)
-    secrets = [url, parts.path, parts.query, *(s for s in parts.path.split("/") if len(s) >= 8)]
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, "…")
-    return text
 
 
 def _retry_after(headers: Any, default: float) -> float:
