@@ -49,7 +49,8 @@ def guarded_iter(writer: BundleWriter, artifact: str, src: str, items: Iterable[
 def evidence_form(obj: Obj) -> Obj:
     """The one door every object passes on its way into the bundle (file or line): secret
     values taken out (``irkit.evidence.redact``)."""
-    return redact(obj)
+    redacted: Obj = redact(obj)
+    return redacted
 
 
 LINES_CHUNK = 256 * 1024

@@ -5,7 +5,9 @@
 - 10 s timeout; redirects are not followed (a 30x would send the incident text to a host the
   runbook does not name); the response is read up to 4 KiB.
 - Retries: 429, 5xx and connection failures only, ``ATTEMPTS`` in all, honouring Retry-After up
-  to 10 s. A 4xx is final: sending the same request again cannot fix it.
+  to 10 s. A 4xx is final: sending the same request again cannot fix it. That loop is for a
+  sender used on its own; the engine builds senders with one attempt and retries the step
+  instead, from the ``NotifyError``'s ``transient`` and ``retry_after``.
 - Webhook URLs are secrets (Slack's carries its token in the path): errors and logs show
   ``scheme://host[:port]`` only, and remote text is cut and scrubbed of the path.
 """
@@ -114,7 +116,8 @@ def post_json(
                 return int(response.status)
         except urllib.error.HTTPError as e:
             status, text = e.code, _remote_text(e, url)
-            delay = _retry_after(e.headers, delay)
+            asked = _retry_after(e.headers, None)
+            delay = delay if asked is None else asked
             e.close()
             reason = f"HTTP {status}" + (f" ({text})" if text else "")
             if status not in TRANSIENT or attempt == attempts:
@@ -123,6 +126,7 @@ def post_json(
                     destination=url.shown,
                     status=status,
                     transient=status in TRANSIENT,
+                    retry_after=asked if status in TRANSIENT else None,
                     hint=_hint(status),
                 ) from None
         except (OSError, http.client.HTTPException) as e:  # refused, reset, timeout, TLS, DNS
@@ -161,7 +165,7 @@ def _remote_text(e: urllib.error.HTTPError, url: WebhookUrl) -> str:
     return cut(scrub(raw.decode("utf-8", "replace"), url.url))
 
 
-def _retry_after(headers: Any, default: float) -> float:
+def _retry_after(headers: Any, default: float | None) -> float | None:
     raw = headers.get("Retry-After") if headers is not None else None
     try:
         return min(MAX_RETRY_AFTER, max(0.0, float(raw))) if raw is not None else default
