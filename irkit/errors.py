@@ -62,6 +62,16 @@ REMEDIES: dict[str, str] = {
 }
 
 
+MAX_REMOTE = 256
+
+
+def cut(text: str, limit: int = MAX_REMOTE) -> str:
+    """Remote text (a Status message, a webhook's answer) on one line, ``limit`` characters at
+    most: what a cluster or a web server says is not trusted to be short."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class IrkitError(Exception):
     """Root of every error irkit raises on purpose."""
 

@@ -1,7 +1,8 @@
 """Translate the Kubernetes API's answers and transport failures into irkit's error tree.
 
 Kept apart from the adapter so the wording (what a responder reads at 3 a.m.) is tested on its
-own. Remote text is cut to ``MAX_REMOTE`` characters: cluster data is not trusted to be short.
+own. Remote text is cut (``irkit.errors.cut``, 256 characters): cluster data is not trusted
+to be short.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from irkit.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, Unavailable
+from irkit.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, Unavailable, cut
 
-MAX_REMOTE = 256
 TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -27,11 +27,6 @@ class RequestInfo:
     name: str
     user: str
     kubectl: tuple[str, ...] = ()  # --context/--kubeconfig as given, so a TIP works when pasted
-
-
-def cut(text: str, limit: int = MAX_REMOTE) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def status_message(body: bytes | str) -> str:

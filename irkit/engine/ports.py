@@ -20,7 +20,8 @@ from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
 from irkit.errors import UsageError
 from irkit.evidence.store import EvidenceStore
-from irkit.notify import Notifier, http_notifier
+from irkit.notify.port import Notifier
+from irkit.notify.senders import http_notifier
 from irkit.runbook.inputs import CollectInput, NotifyInput
 from irkit.runbook.model import Step
 

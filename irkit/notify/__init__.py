@@ -1,10 +1,11 @@
 """The notification senders (adapters of the ``Notifier`` port in ``irkit.notify.port``), and
 the factory that builds the one a runbook step asks for.
 
-``slack`` and ``webhook`` are stdlib HTTP (``irkit.notify.http``); ``sns`` is boto3 and is
-imported only when a step uses it. The ``notify`` action (``irkit.actions.notify``) sees the
-port only; the CLI and the server hand ``notifier_for`` to the engine, which never builds
-adapters itself beyond the stdlib default (``http_notifier``).
+``slack`` and ``webhook`` are stdlib HTTP (``irkit.notify.http``, built by
+``irkit.notify.senders``); ``sns`` is boto3 and is imported only when a step uses it. The
+``notify`` action (``irkit.actions.notify``) sees the port only; the CLI and the server hand
+``notifier_for`` to the engine, which builds no adapter itself beyond the stdlib default
+(``senders.http_notifier``), so the core never reaches boto3.
 """
 
 from __future__ import annotations
@@ -14,29 +15,9 @@ from collections.abc import Mapping
 from irkit.errors import UsageError
 from irkit.notify.http import ATTEMPTS
 from irkit.notify.port import Notification, Notifier, NotifyResult
+from irkit.notify.senders import http_notifier
 
 __all__ = ["Notification", "Notifier", "NotifyResult", "http_notifier", "notifier_for"]
-
-
-def http_notifier(
-    channel: str,
-    url: str | None,
-    headers: Mapping[str, str] | None = None,
-    *,
-    attempts: int = ATTEMPTS,
-) -> Notifier:
-    """The stdlib senders: ``slack`` or ``webhook`` to ``url``. (SNS: ``notifier_for``.)"""
-    if channel not in ("slack", "webhook"):
-        raise UsageError(f"notify: unknown channel {channel!r} (slack, webhook or sns)")
-    if not url:
-        raise UsageError(f"notify: channel {channel} needs 'url'")
-    if channel == "slack":
-        from irkit.notify.slack import SlackWebhook
-
-        return SlackWebhook(url, attempts=attempts)
-    from irkit.notify.webhook import GenericWebhook
-
-    return GenericWebhook(url, headers, attempts=attempts)
 
 
 def notifier_for(

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from irkit.cluster.errors import cut
-from irkit.errors import NotifyError, UsageError
+from irkit.errors import NotifyError, UsageError, cut
 from irkit.redact import scrub
 
 log = logging.getLogger(__name__)

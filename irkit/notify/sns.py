@@ -27,8 +27,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from irkit.cluster.errors import cut
-from irkit.errors import NotifyError, UsageError
+from irkit.errors import NotifyError, UsageError, cut
 from irkit.notify.port import Notification, NotifyResult, truncate
 
 MAX_BYTES = 200 * 1024  # of the message; SNS takes 256 KiB with subject and attributes
