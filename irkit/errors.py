@@ -29,10 +29,19 @@ attempt may succeed: throttled, failing or unreachable, never a refusal) and ``r
 (``irkit.engine.execution``); no one checks classes to decide.
 
 The core never words a front end's syntax (``--strict`` is a CLI flag; a runbook says
-``strict: true``, a webhook reply neither). An error about one input names it in ``option``
-(its runbook spelling, ``allow_cidr``); what would fix it is a ``Remedy`` (a code and its
-values). ``str(e)`` and ``e.hint`` are the neutral wording (journals, logs, a server);
-``irkit.cli.wording`` words the same fields with flags for the terminal.
+``strict: true``, a webhook reply neither). Structured fields say it instead:
+
+- ``option``: the one input the error is about, in its runbook spelling (``allow_cidr``);
+  ``str(e)`` is ``"<option> <message>"``.
+- ``code`` and ``values``: a stable name for the situation (``detach-needs-pod-scope``) and the
+  data to word it with, when a front end may want to say it in its own terms.
+- ``remedy``: what would fix it, a ``Remedy`` (code and values); ``e.hint`` defaults to its
+  neutral wording (``REMEDIES``).
+
+``str(e)`` and ``e.hint`` are the neutral wording (journals, logs, a server reply);
+``irkit.cli.wording`` words the same fields with flags for the terminal. ClusterErrors name
+their request (verb, resource, namespace, user) in the message, as ``irkit.cluster.errors``
+builds it.
 """
 
 from __future__ import annotations
@@ -54,11 +63,11 @@ class Remedy:
 
 
 REMEDIES: dict[str, str] = {
-    # code: neutral wording (``{name}`` from ``Remedy.values``); the CLI has its own wording
+    # code: neutral wording (``{name}`` from ``Remedy.values``); irkit.cli.wording has the CLI's
     "isolate-strict-conflict": "remove or narrow those policies, or isolate without strict",
     "owned-by-incident": "act for incident {incident} to change it, or release it first",
     "quarantined-by-incident": "act for incident {incident}, or release that quarantine first",
-    "hpa-force": "force saves and removes the HPA for the incident; restore recreates it",
+    "give-params": "give a value for: {names}",
 }
 
 
@@ -88,10 +97,14 @@ class IrkitError(Exception):
         *,
         hint: str | None = None,
         option: str | None = None,
+        code: str | None = None,
+        values: Mapping[str, str] | None = None,
         remedy: Remedy | None = None,
     ) -> None:
         self.detail = message
         self.option = option
+        self.code = code
+        self.values: Mapping[str, str] = dict(values or {})
         self.remedy = remedy
         super().__init__(f"{option} {message}" if option else message)
         if hint is not None:
