@@ -68,6 +68,11 @@ REMEDIES: dict[str, str] = {
     "owned-by-incident": "act for incident {incident} to change it, or release it first",
     "quarantined-by-incident": "act for incident {incident}, or release that quarantine first",
     "give-params": "give a value for: {names}",
+    "kubeconfig": "give a kubeconfig and context in the settings, or set KUBECONFIG",
+    "kubeconfig-load": "give a kubeconfig and context in the settings, or set KUBECONFIG",
+    "kube-context-unset": "give a context (or kubectl config use-context NAME)",
+    "kube-context-unknown": "give one of those contexts (kubectl config get-contexts)",
+    "aws-region": "give the EKS cluster's region (or set AWS_REGION)",
 }
 
 
@@ -132,20 +137,33 @@ class ConfigError(IrkitError):
         line: int | None = None,
         column: int | None = None,
         hint: str | None = None,
+        remedy: Remedy | None = None,
     ) -> None:
         self.path = path
         self.line = line
         self.column = column
         where = ":".join(str(p) for p in (path, line, column) if p is not None)
-        super().__init__(f"{where}: {message}" if where else message, hint=hint)
+        super().__init__(f"{where}: {message}" if where else message, hint=hint, remedy=remedy)
 
 
 class SimError(IrkitError):
     """The simulated cluster could not start or do what was asked of it."""
 
 
+@dataclass(frozen=True)
+class Request:
+    """The Kubernetes request an error is about, in the responder's terms."""
+
+    verb: str  # get, list, create, patch, delete
+    resource: str  # plural, with ``/subresource`` when there is one
+    namespace: str = ""
+    name: str = ""
+    user: str = ""
+
+
 class ClusterError(IrkitError):
-    """The Kubernetes API refused or failed a request. ``status`` is the HTTP code, if any."""
+    """The Kubernetes API refused or failed a request. ``status`` is the HTTP code, if any;
+    ``request`` what was asked (verb, resource, namespace, name, user), when the adapter knew."""
 
     status: int | None = None
 
@@ -154,11 +172,13 @@ class ClusterError(IrkitError):
         message: str,
         *,
         status: int | None = None,
+        request: Request | None = None,
         hint: str | None = None,
         remedy: Remedy | None = None,
     ) -> None:
         super().__init__(message, hint=hint, remedy=remedy)
         self.status = status
+        self.request = request
 
 
 class NotFound(ClusterError):
@@ -183,9 +203,14 @@ class Unavailable(ClusterError):
     transient = True
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request: Request | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, request=request)
         self.retry_after = retry_after
 
 

@@ -28,6 +28,13 @@ REMEDIES: dict[str, Wording] = {
         f"use --incident {v['incident']}, or release that quarantine first"
     ),
     "give-params": lambda v: " ".join(f"--set {n}=VALUE" for n in v["names"].split(", ")),
+    "kubeconfig": lambda v: "pass --kubeconfig and --context, or set KUBECONFIG",
+    "kubeconfig-load": lambda v: "pass --kubeconfig/--context, or set KUBECONFIG",
+    "kube-context-unset": lambda v: "pass --context NAME (or kubectl config use-context NAME)",
+    "kube-context-unknown": lambda v: (
+        "pass --context with one of those (kubectl config get-contexts)"
+    ),
+    "aws-region": lambda v: "pass --region (or set AWS_REGION) to the EKS cluster's region",
 }
 
 

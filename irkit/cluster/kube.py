@@ -42,7 +42,7 @@ from irkit.cluster.errors import RequestInfo, from_status, from_transport
 from irkit.cluster.http import Transport, in_cluster
 from irkit.cluster.kubeconfig import in_cluster_available, load
 from irkit.cluster.port import Identity, Obj, PatchType
-from irkit.errors import ClusterError, ConfigError, IrkitError
+from irkit.errors import ClusterError, ConfigError, IrkitError, Remedy
 from irkit.model.kinds import ResourceType, api_path, by_name
 from irkit.settings import ClusterSettings, RetrySettings
 
@@ -68,7 +68,7 @@ def connect(settings: ClusterSettings | None = None) -> KubeCluster:
     except Exception as e:  # the plugin loader's ConfigException, a bad CA or key file, ...
         raise ConfigError(
             f"cannot load Kubernetes credentials: {type(e).__name__}: {e}",
-            hint="pass --kubeconfig/--context, or set KUBECONFIG",
+            remedy=Remedy("kubeconfig-load"),
         ) from e
     return KubeCluster(transport, Identity(creds.user, creds.context, creds.server), settings)
 
