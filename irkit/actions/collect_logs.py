@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from irkit.cluster.port import Cluster, Obj
-from irkit.errors import IrkitError, Unavailable
+from irkit.errors import IrkitError
 from irkit.evidence.bundle import BundleWriter
 from irkit.model.evidence import safe_name
 from irkit.model.kinds import api_path, by_name
@@ -114,10 +114,9 @@ def _pod_logs(
                 ) as chunks:
                     writer.add_stream(ref.relpath, _counted(chunks, progress), source)
                 break
-            except Unavailable as e:
-                if attempt == STREAM_ATTEMPTS:
-                    writer.record_failure(ref.relpath, source, str(e))
             except IrkitError as e:
+                if e.transient and attempt < STREAM_ATTEMPTS:
+                    continue  # a stream broken midway: restart this one log, not the step
                 writer.record_failure(ref.relpath, source, str(e))
                 break
 

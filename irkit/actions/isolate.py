@@ -49,7 +49,7 @@ from irkit.actions.quarantine_pods import (
 )
 from irkit.actions.targets import Resolved, resolve
 from irkit.cluster.port import Cluster, Obj
-from irkit.errors import Conflict, NotFound, UsageError
+from irkit.errors import Conflict, NotFound, Remedy, UsageError
 from irkit.model.incident import check_incident_id
 from irkit.model.journal import Change, utc_now
 from irkit.model.target import Target
@@ -108,9 +108,16 @@ def isolate(
     happened even when a later step fails."""
     scope = req.scope or ("pod" if target.kind == "pods" else "workload")
     if scope == "pod" and target.kind != "pods":
-        raise UsageError("--scope pod quarantines one pod: give pod/NAME as the target")
+        # Worded with the CLI's flags, as tests/contract/test_isolate.py pins; ``code`` is the
+        # structured form a server words itself (as irkit.cli.wording does for the terminal).
+        raise UsageError(
+            "--scope pod quarantines one pod: give pod/NAME as the target",
+            code="pod-scope-needs-pod",
+        )
     if req.detach and scope != "pod":
-        raise UsageError("--detach works with --scope pod (a single pod) only")
+        raise UsageError(
+            "--detach works with --scope pod (a single pod) only", code="detach-needs-pod-scope"
+        )
     resolved = resolve(cluster, target)
     name = policy_name(target)
     policies = cluster.list("networkpolicies", target.namespace)
@@ -128,7 +135,7 @@ def isolate(
     if leaks and req.strict:
         raise Conflict(
             "isolation would not be complete: " + "; ".join(warnings),
-            hint="remove or narrow those policies, or run without --strict",
+            remedy=Remedy("isolate-strict-conflict"),
         )
     desired = _policy(name, target, selector, req)
     changes = [] if changes is None else changes
@@ -182,6 +189,8 @@ def _check_owner(policy: Obj, target: Target, incident: str) -> None:
         raise Conflict(
             f"{target} is already quarantined by incident {owner!r} (NetworkPolicy {name!r}); "
             "another incident never changes that quarantine",
+            remedy=Remedy("owned-by-incident", {"incident": owner}),
+            # the CLI's words, kept as the default: tests/contract/test_isolate_races.py pins them
             hint=f"use --incident {owner} to change it, or release it first",
         )
 
@@ -208,7 +217,12 @@ def _selector(resolved: Resolved, scope: Scope, incident: str) -> dict[str, Any]
     if resolved.target.kind == "pods":  # a pod's workload scope: its top owner's selector
         top = resolved.owner_chain[-1] if resolved.owner_chain else None
         if top is None:
-            raise UsageError(f"pod {resolved.target.name} has no owner: use --scope pod")
+            pod = str(resolved.target.name)
+            raise UsageError(
+                f"pod {pod} has no owner: use scope pod",
+                code="pod-without-owner",
+                values={"pod": pod},
+            )
         return dict((top.get("spec") or {}).get("selector") or {})
     return resolved.pod_selector
 

@@ -39,7 +39,7 @@ class AllowList:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise UsageError(
-                    f"--allow-cidr {cidr!r} is not an IP network (e.g. 10.0.0.5/32)"
+                    f"{cidr!r} is not an IP network (e.g. 10.0.0.5/32)", option="allow_cidr"
                 ) from None
         for peer in self.peers:
             _peer(peer)
@@ -49,14 +49,14 @@ class AllowList:
 def _peer(spec: str) -> dict[str, Any]:
     namespace, _, selector = spec.partition("/")
     if not namespace:
-        raise UsageError(f"--allow-to {spec!r}: expected NAMESPACE or NAMESPACE/SELECTOR")
+        raise UsageError(f"{spec!r}: expected NAMESPACE or NAMESPACE/SELECTOR", option="allow_to")
     peer: dict[str, Any] = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
     }
     try:
         peer["podSelector"] = selector_to_object(selector) if selector else {}
     except SelectorError as e:
-        raise UsageError(f"--allow-to {spec!r}: bad selector: {e}") from None
+        raise UsageError(f"{spec!r}: bad selector: {e}", option="allow_to") from None
     return peer
 
 

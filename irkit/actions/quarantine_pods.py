@@ -17,7 +17,7 @@ from typing import Any, Literal
 from irkit.actions.netpol import QUARANTINE_LABEL
 from irkit.actions.targets import Resolved
 from irkit.cluster.port import Cluster, Obj
-from irkit.errors import Conflict, IrkitError, NotFound
+from irkit.errors import Conflict, IrkitError, NotFound, Remedy
 from irkit.model.journal import Change
 from irkit.model.selectors import label_selector_from_object
 
@@ -177,7 +177,7 @@ def _pod_patch(
         if how.scope == "pod":
             raise Conflict(
                 f"pod {meta['name']} is already quarantined by incident {held_by!r}",
-                hint=f"use --incident {held_by}, or release that quarantine first",
+                remedy=Remedy("quarantined-by-incident", {"incident": held_by}),
             )
         # A workload policy selects by the owner's selector: the pod stays in its own
         # pod-scope quarantine, whose policy selects that label value.

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from irkit.audit.filter import aware, event_time, in_window
 from irkit.audit.source import AuditEvent, AuditScope
-from irkit.errors import AuditSourceError
+from irkit.errors import AuditSourceError, Remedy
 
 STREAM_PREFIX = "kube-apiserver-audit"
 MAX_PATTERN = 1024  # CloudWatch's limit on filterPattern
@@ -64,6 +64,8 @@ class EksAuditLogs:
         except (BotoCoreError, ClientError) as e:  # NoRegionError above all
             raise AuditSourceError(
                 f"cannot reach CloudWatch Logs for {self.log_group}: {str(e)[:_CUT]}",
+                remedy=Remedy("aws-region"),
+                # the CLI's words, kept as the default: tests/unit/test_audit_sources.py pins them
                 hint="pass --region (or set AWS_REGION) to the EKS cluster's region",
             ) from e
 

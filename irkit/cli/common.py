@@ -139,17 +139,9 @@ def redacted_argv() -> list[str]:
     path, query or credentials) cut to ``scheme://host/…``: webhook URLs are secrets, and the
     command line is journaled, annotated on objects and written to custody files. ``s3://``
     URIs are kept: they say where the evidence went."""
+    from irkit.redact import redact_arg
+
     return ["irkit", *(redact_arg(a) for a in sys.argv[1:])]
-
-
-def redact_arg(arg: str) -> str:
-    from irkit.actions.webhook import redact_url
-
-    at = arg.find("://")
-    if at < 0:
-        return arg
-    start = arg.rfind("=", 0, at) + 1  # --set=NAME=URL, NAME=URL or the bare URL
-    return arg[:start] + redact_url(arg[start:])
 
 
 def command_line() -> str:

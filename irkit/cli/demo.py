@@ -1,12 +1,12 @@
 """``make demo`` / ``irkit sim demo``: start the simulated cluster and look around as a responder.
 
-It talks to the simulator exactly as irkit talks to a real cluster: the official Kubernetes
-client over HTTPS, with a kubeconfig. A later issue turns this into a scored drill.
+It talks to the simulator exactly as irkit talks to a real cluster: through irkit's own cluster
+adapter (``irkit.cluster.kube``) over HTTPS, with a kubeconfig; the CLI never imports the
+Kubernetes client itself. A later issue turns this into a scored drill.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,30 +18,29 @@ from rich.markup import escape
 from rich.table import Table
 
 from irkit.cli.console import console as clean_console
+from irkit.errors import Forbidden
 from irkit.sim.cluster import SimCluster
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from irkit.cluster.port import Cluster
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 
 SUSPICIOUS = ("xmrig", "kworker", "stratum", "secrets")
 
 
-class _Reader:
-    """Raw JSON reads through the official client (``_preload_content=False``): plain dicts."""
+def _connect(kubeconfig: str) -> Cluster:
+    from irkit.cluster.kube import connect  # late: keeps `irkit --help` fast
+    from irkit.settings import ClusterSettings
 
-    def __init__(self, kubeconfig: str) -> None:
-        from kubernetes import client, config  # late: keeps `irkit --help` fast
+    return connect(ClusterSettings(kubeconfig=kubeconfig))
 
-        api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-        self.core = client.CoreV1Api(api_client)
-        self.apps = client.AppsV1Api(api_client)
-        self.net = client.NetworkingV1Api(api_client)
 
-    @staticmethod
-    def json(response: Any) -> Any:
-        return json.loads(response.data)
+def _log(cluster: Cluster, pod: str, ns: str, *, previous: bool = False) -> str:
+    with cluster.stream_log(ns, pod, "api", previous=previous, timestamps=not previous) as chunks:
+        return b"".join(chunks).decode("utf-8", "replace")
 
 
 def run_demo(scenario: Path, console: Console | None = None) -> None:
@@ -52,23 +51,22 @@ def run_demo(scenario: Path, console: Console | None = None) -> None:
             f"kubeconfig {sim.kubeconfig_path}\naudit log  {sim.audit_log_path}\n"
             "(both last only for this run: they are deleted when the demo ends)\n"
         )
-        r = _Reader(sim.kubeconfig_path)
-        pods = r.json(r.core.list_pod_for_all_namespaces(_preload_content=False))["items"]
+        r = _connect(sim.kubeconfig_path)
+        pods = r.list("pods")
         _pod_table(out, pods)
 
-        deps = r.json(r.apps.list_namespaced_deployment("production", _preload_content=False))
+        deps = r.list("deployments", "production")
         out.print(
             "deployments in production: "
             + ", ".join(
                 f"{d['metadata']['name']} "
                 f"{d['status'].get('readyReplicas', 0)}/{d['spec']['replicas']}"
-                for d in deps["items"]
+                for d in deps
             )
         )
-        pols = r.json(r.net.list_namespaced_network_policy("production", _preload_content=False))
+        pols = r.list("networkpolicies", "production")
         out.print(
-            "network policies in production: "
-            + ", ".join(p["metadata"]["name"] for p in pols["items"])
+            "network policies in production: " + ", ".join(p["metadata"]["name"] for p in pols)
         )
 
         suspect = next((p for p in pods if _restarts(p)), None)
@@ -79,15 +77,11 @@ def run_demo(scenario: Path, console: Console | None = None) -> None:
         path = sim.write_kubeconfig(
             Path(sim.kubeconfig_path).with_name("intern.kubeconfig"), "demo-intern"
         )
-        intern = _Reader(path)
+        intern = _connect(str(path))
         try:
-            intern.core.list_namespaced_secret("production", _preload_content=False)
-        except Exception as e:  # the client's ApiException; its type is the client's business
-            body = json.loads(getattr(e, "body", "{}") or "{}")
-            out.print(
-                "\nan unprivileged user is refused: "
-                f"[yellow]{getattr(e, 'status', '?')}[/] {body.get('message')}"
-            )
+            intern.list("secrets", "production")
+        except Forbidden as e:
+            out.print(f"\nan unprivileged user is refused: [yellow]{e.status}[/] {escape(str(e))}")
 
         _respond(out, sim)
         with open(sim.audit_log_path, encoding="utf-8") as f:
@@ -122,23 +116,18 @@ def _pod_table(out: Console, pods: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
-def _show_suspect(out: Console, r: _Reader, pod: dict[str, Any]) -> None:
+def _show_suspect(out: Console, r: Cluster, pod: dict[str, Any]) -> None:
     name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
     out.print(
         f"\n[bold]{escape(ns)}/{escape(name)}[/] has restarted; its container [bold]api[/] logs:"
     )
-    current = r.core.read_namespaced_pod_log(
-        name, ns, container="api", tail_lines=6, timestamps=True
-    )
-    _print_log(out, current)
+    current = _log(r, name, ns).splitlines()[-6:]
+    _print_log(out, "\n".join(current))
     out.print("[dim]before the restart (--previous):[/]")
-    _print_log(out, r.core.read_namespaced_pod_log(name, ns, container="api", previous=True))
-    selector = f"involvedObject.name={name}"
-    events = r.json(
-        r.core.list_namespaced_event(ns, field_selector=selector, _preload_content=False)
-    )
-    reasons = sorted({e["reason"] for e in events["items"]})
-    out.print(f"events about the pod: {len(events['items'])} ({', '.join(reasons)})")
+    _print_log(out, _log(r, name, ns, previous=True))
+    events = r.list("events", ns, fields=f"involvedObject.name={name}")
+    reasons = sorted({e["reason"] for e in events})
+    out.print(f"events about the pod: {len(events)} ({', '.join(reasons)})")
 
 
 def _print_log(out: Console, text: str) -> None:

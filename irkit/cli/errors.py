@@ -18,6 +18,7 @@ def reported_errors() -> Iterator[None]:
         if os.environ.get("IRKIT_DEBUG"):
             raise
         from irkit.cli.console import error
+        from irkit.cli.wording import hint, message
 
-        error(str(e), e.hint)  # cluster and alert text in both: printed inert by console.clean
+        error(message(e), hint(e))  # cluster and alert text in both: made inert by console.clean
         sys.exit(e.exit_code)

@@ -1,7 +1,8 @@
 """Translate the Kubernetes API's answers and transport failures into irkit's error tree.
 
 Kept apart from the adapter so the wording (what a responder reads at 3 a.m.) is tested on its
-own. Remote text is cut to ``MAX_REMOTE`` characters: cluster data is not trusted to be short.
+own. Remote text is cut (``irkit.errors.cut``, 256 characters): cluster data is not trusted
+to be short.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from irkit.errors import ClusterError, Conflict, Forbidden, Invalid, NotFound, Unavailable
+from irkit.errors import (
+    ClusterError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Request,
+    Unavailable,
+    cut,
+)
 
-MAX_REMOTE = 256
 TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -28,10 +37,9 @@ class RequestInfo:
     user: str
     kubectl: tuple[str, ...] = ()  # --context/--kubeconfig as given, so a TIP works when pasted
 
-
-def cut(text: str, limit: int = MAX_REMOTE) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    @property
+    def request(self) -> Request:
+        return Request(self.verb, self.resource, self.namespace, self.name, self.user)
 
 
 def status_message(body: bytes | str) -> str:
@@ -59,11 +67,12 @@ def from_status(code: int, body: bytes | str, headers: Any, req: RequestInfo) ->
     where = f' in namespace "{req.namespace}"' if req.namespace else ""
     what = f"{req.resource}/{req.name}" if req.name else req.resource
     if code == 404:
-        return NotFound(f"not found: {what}{where} ({message})", status=code)
+        return NotFound(f"not found: {what}{where} ({message})", status=code, request=req.request)
     if code == 403:
         return Forbidden(
             f'forbidden: user "{req.user}" may not {req.verb} {req.resource}{where} ({message})',
             status=code,
+            request=req.request,
             hint="check with: "
             + shlex.join(
                 ["kubectl", "auth", "can-i", req.verb, req.resource]
@@ -75,19 +84,27 @@ def from_status(code: int, body: bytes | str, headers: Any, req: RequestInfo) ->
         return Forbidden(
             f"unauthorized: the cluster did not accept the credentials of {req.user!r}",
             status=code,
+            request=req.request,
             hint="refresh your kubeconfig credentials (e.g. aws eks update-kubeconfig)",
         )
     if code == 409:
-        return Conflict(f"conflict on {what}{where}: {message}", status=code)
+        return Conflict(f"conflict on {what}{where}: {message}", status=code, request=req.request)
     if code in (400, 422):
-        return Invalid(f"rejected {req.verb} of {what}{where}: {message}", status=code)
+        return Invalid(
+            f"rejected {req.verb} of {what}{where}: {message}", status=code, request=req.request
+        )
     if code in TRANSIENT_CODES:
         return Unavailable(
             f"the API server answered {code} to {req.verb} {what}{where}: {message}",
             status=code,
+            request=req.request,
             retry_after=retry_after(headers),
         )
-    return ClusterError(f"{req.verb} {what}{where} failed with HTTP {code}: {message}", status=code)
+    return ClusterError(
+        f"{req.verb} {what}{where} failed with HTTP {code}: {message}",
+        status=code,
+        request=req.request,
+    )
 
 
 def from_transport(exc: BaseException, req: RequestInfo, server: str) -> ClusterError:
@@ -95,5 +112,6 @@ def from_transport(exc: BaseException, req: RequestInfo, server: str) -> Cluster
     what = f"{req.resource}/{req.name}" if req.name else req.resource
     return Unavailable(
         f"cannot reach the API server {server} ({req.verb} {what}): {type(exc).__name__}: "
-        f"{cut(str(exc), 160)}"
+        f"{cut(str(exc), 160)}",
+        request=req.request,
     )

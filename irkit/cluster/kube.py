@@ -3,8 +3,19 @@
 Requests go through one urllib3 pool (``irkit.cluster.http``) configured from the kubeconfig
 (``irkit.cluster.kubeconfig``: contexts, TLS, tokens, client certificates, the in-cluster
 service account; ``exec``/``auth-provider`` plugins through the official client's loader).
-Bodies stay raw JSON. Every failure becomes an irkit error here; transient ones are retried
-here and nowhere else.
+Bodies stay raw JSON. Every failure becomes an irkit error here, with ``transient`` and
+``retry_after`` set (``irkit.cluster.errors``).
+
+Retries. The engine owns the retry of a step (``irkit.engine.execution``), deciding on those
+two fields. This adapter keeps one more, deliberately: a short retry of the *single request*
+(``ClusterSettings.retry``: a few attempts, bounded by ``total_seconds``, never longer than a
+Retry-After within that budget), for two reasons. Direct commands and the read-heavy parts of a
+step (a collect lists hundreds of objects and pages) must ride out one 429 without redoing the
+whole step; and repeating a request irkit sends cannot change anything twice: reads are
+idempotent, patches set the same fields again, and a create or delete whose first answer was
+lost meets 409 or 404 on the repeat (isolate checks such a policy is its own). Narrowing this
+to reads would change what direct commands survive today (tests pin a throttled scale). The
+decision reads ``e.transient`` only, never the class; a step's ``retries:`` starts after it.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import urllib3
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
 )
@@ -31,7 +42,7 @@ from irkit.cluster.errors import RequestInfo, from_status, from_transport
 from irkit.cluster.http import Transport, in_cluster
 from irkit.cluster.kubeconfig import in_cluster_available, load
 from irkit.cluster.port import Identity, Obj, PatchType
-from irkit.errors import ClusterError, ConfigError, Unavailable
+from irkit.errors import ClusterError, ConfigError, IrkitError, Remedy
 from irkit.model.kinds import ResourceType, api_path, by_name
 from irkit.settings import ClusterSettings, RetrySettings
 
@@ -57,7 +68,7 @@ def connect(settings: ClusterSettings | None = None) -> KubeCluster:
     except Exception as e:  # the plugin loader's ConfigException, a bad CA or key file, ...
         raise ConfigError(
             f"cannot load Kubernetes credentials: {type(e).__name__}: {e}",
-            hint="pass --kubeconfig/--context, or set KUBECONFIG",
+            remedy=Remedy("kubeconfig-load"),
         ) from e
     return KubeCluster(transport, Identity(creds.user, creds.context, creds.server), settings)
 
@@ -291,12 +302,16 @@ class KubeCluster:
     def _retrying(self, call: Callable[[], T]) -> T:
         retry = self.settings.retry
         retrying = Retrying(
-            retry=retry_if_exception_type(Unavailable),
+            retry=retry_if_exception(_transient),
             stop=stop_after_attempt(retry.attempts) | stop_after_delay(retry.total_seconds),
             wait=_backoff(retry),
             reraise=True,
         )
         return retrying(call)
+
+
+def _transient(e: BaseException) -> bool:
+    return isinstance(e, IrkitError) and e.transient
 
 
 def _backoff(retry: RetrySettings) -> Callable[[RetryCallState], float]:
@@ -309,7 +324,7 @@ def _backoff(retry: RetrySettings) -> Callable[[RetryCallState], float]:
         ceiling = min(retry.backoff_max, retry.backoff_initial * 2 ** (state.attempt_number - 1))
         delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
         exc = state.outcome.exception() if state.outcome else None
-        hint = getattr(exc, "retry_after", None)
+        hint = exc.retry_after if isinstance(exc, IrkitError) else None
         wanted = max(delay, float(hint)) if hint is not None else delay
         remaining = retry.total_seconds - (state.seconds_since_start or 0.0)
         return min(wanted, max(remaining, 0.0))

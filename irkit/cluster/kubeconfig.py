@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from irkit.errors import ConfigError
+from irkit.errors import ConfigError, Remedy
 from irkit.hints import nearest
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 DEFAULT_PATH = "~/.kube/config"
-HINT = "pass --kubeconfig and --context, or set KUBECONFIG"
+HINT = Remedy("kubeconfig")  # worded by the front end: --kubeconfig and --context in the CLI
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def load(kubeconfig: str | None, context: str | None) -> Credentials:
             f"cannot load Kubernetes credentials: no kubeconfig file found (tried {tried}"
             f"{' from ' + source if source != DEFAULT_PATH else ''}), and no in-cluster "
             "service account",
-            hint=HINT,
+            remedy=HINT,
         )
     contexts = merged["contexts"]
     name = context or merged.get("current-context") or ""
@@ -87,13 +87,13 @@ def load(kubeconfig: str | None, context: str | None) -> Credentials:
         raise ConfigError(
             f"cannot load Kubernetes credentials: {tried} sets no current-context; "
             f"contexts there: {', '.join(contexts) or '(none)'}",
-            hint="pass --context NAME (or kubectl config use-context NAME)",
+            remedy=Remedy("kube-context-unset"),
         )
     if name not in contexts:
         raise ConfigError(
             f"cannot load Kubernetes credentials: context {name!r} not found in {tried}"
             f"{nearest(name, contexts)}; contexts there: {', '.join(contexts) or '(none)'}",
-            hint="pass --context with one of those (kubectl config get-contexts)",
+            remedy=Remedy("kube-context-unknown"),
         )
     ctx = contexts[name]
     cluster_name, user_name = str(ctx.get("cluster") or ""), str(ctx.get("user") or "")
@@ -102,7 +102,7 @@ def load(kubeconfig: str | None, context: str | None) -> Credentials:
         raise ConfigError(
             f"cannot load Kubernetes credentials: context {name!r} names cluster "
             f"{cluster_name!r}, which is not in {tried}",
-            hint=HINT,
+            remedy=HINT,
         )
     user = merged["users"].get(user_name, {})  # no user: anonymous, as kubectl
     return _credentials(merged, name, user_name, ctx, cluster, user, tried)
@@ -132,7 +132,7 @@ def _merge(files: list[Path], source: str) -> dict[str, Any]:
         for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
             for entry in doc.get(section) or []:
                 if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                    raise ConfigError(f"{path}: every entry of {section} needs a name", hint=HINT)
+                    raise ConfigError(f"{path}: every entry of {section} needs a name", remedy=HINT)
                 body = entry.get(inner) or {}
                 if not isinstance(body, dict):
                     raise ConfigError(f"{path}: {section} {entry['name']!r} is not a map")
@@ -148,16 +148,16 @@ def _read(path: Path, source: str) -> dict[str, Any] | None:
     except OSError as e:
         raise ConfigError(
             f"cannot load Kubernetes credentials: cannot read {path} ({source}): {e.strerror or e}",
-            hint=HINT,
+            remedy=HINT,
         ) from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not a kubeconfig: {e}", hint=HINT) from None
+        raise ConfigError(f"{path}: not a kubeconfig: {e}", remedy=HINT) from None
     if doc is None:
         return None  # an empty file is skipped, as kubectl skips it
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: not a kubeconfig (a map is needed)", hint=HINT)
+        raise ConfigError(f"{path}: not a kubeconfig (a map is needed)", remedy=HINT)
     return doc
 
 
@@ -175,7 +175,7 @@ def _credentials(
         raise ConfigError(
             f"cannot load Kubernetes credentials: cluster {ctx.get('cluster')!r} in {tried} has "
             f"no https:// server (server: {server!r})",
-            hint=HINT,
+            remedy=HINT,
         )
     cbase = cluster.get("", {}).get("base", Path())
     ubase = user.get("", {}).get("base", Path())
@@ -219,7 +219,7 @@ def _b64(value: Any, what: str) -> bytes | None:
     try:
         return base64.b64decode(str(value), validate=True)
     except ValueError:
-        raise ConfigError(f"kubeconfig: {what} is not base64", hint=HINT) from None
+        raise ConfigError(f"kubeconfig: {what} is not base64", remedy=HINT) from None
 
 
 def plugin_document(creds: Credentials) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """The step loop of one run: conditions, approvals, retries, the journal, and on_failure.
 
 Per step: ``when:`` (false -> skipped); render and validate ``with:``; approval (``--yes``, a
-prompt, or stop before the step: awaiting-approval); attempts (tenacity, transient errors
-only, all within the step's ``timeout``); then step-end with status, outputs, changes, error.
+prompt, or stop before the step: awaiting-approval); attempts (tenacity, on errors that say
+they are ``transient``, waiting at least their ``retry_after``, all within the step's
+``timeout``); then step-end with status, outputs, changes, error. This is the one place that
+decides to run something again: adapters below keep only short, bounded retries of a single
+request (``irkit.cluster.kube``) and senders are built with one attempt (``Adapters``).
 A step-start is journaled before every attempt and a step-end once the step is over, so a
 step-start with no step-end after it is a step the process died in.
 """
@@ -25,22 +28,23 @@ from tenacity import (
     stop_before_delay,
 )
 
-from irkit.actions.webhook import REDACTED, journaled_params, redact_url
 from irkit.engine.journal import EventSink
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
 from irkit.engine.result import RunResult, StepReport, resume_line
 from irkit.engine.steps import StepCall, StepOutcome, runner_for
-from irkit.errors import IrkitError, NotifyError, PartialError, Unavailable
+from irkit.errors import IrkitError, PartialError
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import RUN_END, STEP_CHANGE, STEP_END, STEP_START, Change, RunEvent
+from irkit.redact import REDACTED, journaled_params, redact_url
 from irkit.runbook.model import Action, Runbook, Step
 from irkit.settings import RunSettings
 
 
 def is_transient(e: BaseException) -> bool:
-    """Worth another attempt: the API server or a webhook was throttled, failing or away."""
-    return isinstance(e, Unavailable) or (isinstance(e, NotifyError) and e.transient)
+    """Worth another attempt: the error says so (``IrkitError.transient``: the API server or a
+    webhook was throttled, failing or away). The one retry decision of a run."""
+    return isinstance(e, IrkitError) and e.transient
 
 
 def stamp(moment: datetime) -> str:
@@ -317,8 +321,8 @@ class Execution:
         ceiling = min(cap, self.settings.retry_initial * 2 ** (state.attempt_number - 1))
         wait = random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
         error = state.outcome.exception() if state.outcome else None
-        asked = getattr(error, "retry_after", None)
-        if isinstance(asked, int | float) and asked > 0:
+        asked = error.retry_after if isinstance(error, IrkitError) else None
+        if asked is not None and asked > 0:
             wait = max(wait, min(float(asked), cap))
         return wait
 

@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from irkit.actions.webhook import REDACTED
 from irkit.errors import NotFound, UsageError
 from irkit.model.incident import check_incident_id
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import RUN_END, RUN_START, STEP_END, Entry, RunEvent
+from irkit.redact import REDACTED
 from irkit.render.rca_alert import text
 from irkit.render.rca_journal import command_entries, run_events
 

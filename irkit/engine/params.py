@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from irkit.errors import UsageError
+from irkit.errors import Remedy, UsageError
 from irkit.hints import nearest
 from irkit.runbook.model import Param
 from irkit.runbook.templating import MAX_RENDERED, TemplateFailure, render_value
@@ -28,7 +28,7 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--set {item[:80]!r}: give NAME=VALUE")
+            raise UsageError(f"{item[:80]!r}: give NAME=VALUE", option="set")
         out[name.strip()] = value
     return out
 
@@ -69,7 +69,7 @@ def resolve_params(
     if missing:
         raise UsageError(
             f"missing required param{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
-            hint=" ".join(f"--set {n}=VALUE" for n in missing),
+            remedy=Remedy("give-params", {"names": ", ".join(missing)}),
         )
     values: dict[str, Any] = {}
     for name, param in declared.items():

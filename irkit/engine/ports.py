@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from irkit.actions.notify import Notifier, http_notifier
 from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
 from irkit.errors import UsageError
 from irkit.evidence.store import EvidenceStore
+from irkit.notify.port import Notifier
+from irkit.notify.senders import http_notifier
 from irkit.runbook.inputs import CollectInput, NotifyInput
 from irkit.runbook.model import Step
 
@@ -30,7 +31,7 @@ AuditFactory = Callable[[CollectInput, datetime], tuple[Sequence[AuditSource], A
 """The audit sources and scope for one collect step (``audit_log``, ``eks_cluster``, ``since``,
 ``until``, ``actors``), given the time now."""
 NotifierFactory = Callable[[NotifyInput], Notifier]
-"""The ``Notifier`` (``irkit.actions.notify``) for one notify step's channel and destination;
+"""The ``Notifier`` (``irkit.notify.port``) for one notify step's channel and destination;
 the CLI passes ``irkit.notify.notifier_for``, which can build the SNS one (boto3)."""
 Approver = Callable[[Step, Mapping[str, Any]], bool]
 """Ask a person whether ``step`` (with its rendered ``with:``) may run; True = approved."""

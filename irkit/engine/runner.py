@@ -23,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from irkit.actions.webhook import REDACTED, journaled_params
 from irkit.engine.execution import Execution, stamp
 from irkit.engine.journal import NoJournal, RunJournal, RunState, incident_lock, read_state
 from irkit.engine.params import check_alert, coerce, resolve_params
@@ -33,6 +32,7 @@ from irkit.engine.result import FINISHED, RunResult
 from irkit.errors import IrkitError, NotFound, UsageError
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import RUN_START
+from irkit.redact import REDACTED, journaled_params
 from irkit.runbook.loader import Loaded
 from irkit.runbook.model import Runbook
 from irkit.settings import RunSettings

@@ -20,6 +20,9 @@ boundaries (``dbPassword`` -> db, password); it looks secret when a word is one 
 (``key``, ``auth``, ``pwd``, ...), or contains one of ``STEMS`` (``DBPASSWORD``,
 ``GITHUB_TOKEN``, ``APIKEY``, ``PRIVATEKEY``). ``MONKEY_COUNT`` and ``AUTHOR`` are kept: ``key``
 and ``auth`` must be whole words. Functions are pure: the input is never changed.
+
+Text irkit writes itself (command lines, params, webhook URLs in journals and RCAs) is redacted
+by ``irkit.redact``; this module is its counterpart for cluster *objects* entering a bundle.
 """
 
 from __future__ import annotations

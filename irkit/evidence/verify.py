@@ -108,7 +108,7 @@ def verify_bundle(
     if expected.sha256 is not None and not (
         len(expected.sha256) == 64 and set(expected.sha256.lower()) <= _HEX64
     ):
-        raise VerifyError(f"--sha256 {expected.sha256[:80]!r} is not a SHA-256 hex digest")
+        raise VerifyError(f"{expected.sha256[:80]!r} is not a SHA-256 hex digest", option="sha256")
     if text.startswith("s3://"):
         report = _verify_s3(text, s3 or S3Settings())
         _check_expected(report, expected, sidecar=True)
@@ -118,7 +118,9 @@ def verify_bundle(
         with _readable(text):
             report = _compare(text, *_scan_folder(local))
         if expected.sha256 is not None:
-            raise VerifyError("--sha256 is the hash of a tarball: give the .tar.gz, not a folder")
+            raise VerifyError(
+                "is the hash of a tarball: give the .tar.gz, not a folder", option="sha256"
+            )
         if expected.incident is not None:
             report.notes.append(
                 "a folder has no tarball hash to check against the journal: verify the .tar.gz"

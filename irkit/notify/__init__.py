@@ -1,16 +1,23 @@
-"""Build the ``Notifier`` a runbook step asks for (``irkit.actions.notify`` holds the port).
+"""The notification senders (adapters of the ``Notifier`` port in ``irkit.notify.port``), and
+the factory that builds the one a runbook step asks for.
 
-The CLI and the server hand ``notifier_for`` to the engine; the engine itself never builds
-adapters. boto3 is imported only when a step uses SNS.
+``slack`` and ``webhook`` are stdlib HTTP (``irkit.notify.http``, built by
+``irkit.notify.senders``); ``sns`` is boto3 and is imported only when a step uses it. The
+``notify`` action (``irkit.actions.notify``) sees the port only; the CLI and the server hand
+``notifier_for`` to the engine, which builds no adapter itself beyond the stdlib default
+(``senders.http_notifier``), so the core never reaches boto3.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from irkit.actions.notify import Notifier, http_notifier
-from irkit.actions.webhook import ATTEMPTS
 from irkit.errors import UsageError
+from irkit.notify.http import ATTEMPTS
+from irkit.notify.port import Notification, Notifier, NotifyResult
+from irkit.notify.senders import http_notifier
+
+__all__ = ["Notification", "Notifier", "NotifyResult", "http_notifier", "notifier_for"]
 
 
 def notifier_for(

@@ -1,6 +1,6 @@
 """The AWS SNS adapter of the ``Notifier`` port: one ``sns.publish`` per notification.
 
-Kept out of ``irkit.actions`` so the core never imports boto3; ``irkit.notify.notifier_for``
+Kept apart from the stdlib senders so the core never imports boto3; ``irkit.notify.notifier_for``
 imports this module only when a runbook step really uses SNS.
 
 The message goes out as plain text (title, message, incident, severity, fields) with the incident
@@ -27,9 +27,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from irkit.actions.notify import Notification, NotifyResult, truncate
-from irkit.cluster.errors import cut
-from irkit.errors import NotifyError, UsageError
+from irkit.errors import NotifyError, UsageError, cut
+from irkit.notify.port import Notification, NotifyResult, truncate
 
 MAX_BYTES = 200 * 1024  # of the message; SNS takes 256 KiB with subject and attributes
 SUBJECT_CHARS = 99  # SNS: "less than 100 characters", printable ASCII, no line breaks

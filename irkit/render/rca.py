@@ -22,7 +22,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from irkit.actions.webhook import journaled_params
 from irkit.errors import IrkitError, NotFound, UsageError
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import (
@@ -35,6 +34,7 @@ from irkit.model.journal import (
     Entry,
     RunEvent,
 )
+from irkit.redact import journaled_params
 from irkit.render import markdown
 from irkit.render.rca_actions import CONTAINS, LIFTS, entry_target, step_target, summarize, undo
 from irkit.render.rca_alert import detection, text

@@ -151,8 +151,8 @@ class LabelInput(_Targeted):
     def _keys(self) -> LabelInput:
         """The label action's own key rules (``irkit.io/*`` is irkit's), so ``irkit validate``
         refuses what the run would; template keys are checked once rendered."""
-        from irkit.actions.label import check
         from irkit.errors import UsageError
+        from irkit.model.labels import check
         from irkit.runbook.templating import is_template
 
         keys = [k for k in [*self.set, *self.remove] if not is_template(k)]

@@ -16,17 +16,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from irkit.actions.notify import (
-    WEBHOOK_MAX_BYTES,
-    GenericWebhook,
-    Notification,
-    SlackWebhook,
-    notify,
-)
+from irkit.actions.notify import Notification, notify
 from irkit.actions.wait import wait
 from irkit.errors import NotifyError, UsageError
 from irkit.notify import notifier_for
+from irkit.notify.slack import SlackWebhook
 from irkit.notify.sns import SnsTopic
+from irkit.notify.webhook import WEBHOOK_MAX_BYTES, GenericWebhook
 
 SECRET_PATH = "/services/T0001/B0002/XoXbSeCrEtToKeN42"
 NOTE = Notification(

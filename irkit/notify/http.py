@@ -1,11 +1,13 @@
-"""POST JSON to a webhook: the one HTTP client of the notify adapters (stdlib ``urllib``).
+"""POST JSON to a webhook: the one HTTP client of the Slack and webhook senders (stdlib ``urllib``).
 
 - TLS is verified (the default context); plain http is accepted for loopback hosts only, so tests
   and local relays work while a typo cannot send incident details in clear text.
 - 10 s timeout; redirects are not followed (a 30x would send the incident text to a host the
   runbook does not name); the response is read up to 4 KiB.
 - Retries: 429, 5xx and connection failures only, ``ATTEMPTS`` in all, honouring Retry-After up
-  to 10 s. A 4xx is final: sending the same request again cannot fix it.
+  to 10 s. A 4xx is final: sending the same request again cannot fix it. That loop is for a
+  sender used on its own; the engine builds senders with one attempt and retries the step
+  instead, from the ``NotifyError``'s ``transient`` and ``retry_after``.
 - Webhook URLs are secrets (Slack's carries its token in the path): errors and logs show
   ``scheme://host[:port]`` only, and remote text is cut and scrubbed of the path.
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import re
 import ssl
 import time
 import urllib.error
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from irkit.cluster.errors import cut
-from irkit.errors import NotifyError, UsageError
+from irkit.errors import NotifyError, UsageError, cut
+from irkit.redact import scrub
 
 log = logging.getLogger(__name__)
 
@@ -78,52 +79,6 @@ def parse_url(url: str, what: str) -> WebhookUrl:
     return WebhookUrl(url, shown, loopback)
 
 
-def redact_url(text: str, *, always: bool = False) -> str:
-    """``text`` as ``scheme://host[:port]/…`` when it is a webhook-like URL: http(s) with a
-    path, query or fragment (where webhook tokens live), or any URL with credentials; any other
-    text unchanged, e.g. ``s3://bucket/prefix`` (where evidence went: the RCA needs it, and it
-    holds no secret). ``always``: a known webhook URL is cut whatever its shape. The one URL
-    redactor: journals, run-start params, RCAs and ``irkit.io/command`` annotations use it."""
-    if "://" not in text and not always:
-        return text
-    try:
-        parts = urlsplit(text.strip())
-        port = parts.port
-    except ValueError:
-        return "?://?/…"
-    if not always and (not parts.scheme or not parts.netloc):
-        return text
-    web = parts.scheme.lower() in ("http", "https")
-    secret = "@" in parts.netloc or (
-        web and (parts.path.strip("/") or parts.query or parts.fragment)
-    )
-    if not secret and not always:
-        return text
-    host = parts.hostname or "?"
-    shown = f"{f'[{host}]' if ':' in host else host}{f':{port}' if port else ''}"
-    return f"{parts.scheme}://{shown}/…"
-
-
-REDACTED = "<redacted>"
-_SECRET_NAME = re.compile(r"token|secret|password|webhook|key", re.IGNORECASE)
-
-
-def is_secret(name: str, value: Any) -> bool:
-    """A param not fit for the journal or the RCA: a secret-sounding name, or a webhook-like
-    URL (``redact_url``: an http(s) URL with a path carries its token in it; s3:// does not)."""
-    if value is None or value == "":
-        return False
-    return bool(_SECRET_NAME.search(name)) or (
-        isinstance(value, str) and redact_url(value) != value
-    )
-
-
-def journaled_params(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with every secret (``is_secret``) replaced by ``REDACTED``; a resumed run asks
-    for those again (``--set``)."""
-    return {k: REDACTED if is_secret(k, v) else v for k, v in values.items()}
-
-
 def check_headers(headers: Mapping[str, str], what: str) -> dict[str, str]:
     """Header values are often tokens: errors name the header, never its value."""
     for name, value in headers.items():
@@ -160,7 +115,8 @@ def post_json(
                 return int(response.status)
         except urllib.error.HTTPError as e:
             status, text = e.code, _remote_text(e, url)
-            delay = _retry_after(e.headers, delay)
+            asked = _retry_after(e.headers, None)
+            delay = delay if asked is None else asked
             e.close()
             reason = f"HTTP {status}" + (f" ({text})" if text else "")
             if status not in TRANSIENT or attempt == attempts:
@@ -169,6 +125,7 @@ def post_json(
                     destination=url.shown,
                     status=status,
                     transient=status in TRANSIENT,
+                    retry_after=asked if status in TRANSIENT else None,
                     hint=_hint(status),
                 ) from None
         except (OSError, http.client.HTTPException) as e:  # refused, reset, timeout, TLS, DNS
@@ -207,16 +164,7 @@ def _remote_text(e: urllib.error.HTTPError, url: WebhookUrl) -> str:
     return cut(scrub(raw.decode("utf-8", "replace"), url.url))
 
 
-def scrub(text: str, url: str) -> str:
-    """Remove the URL's path, query and any long path segment (a token) from ``text``."""
-    parts = urlsplit(url)
-    secrets = [url, parts.path, parts.query, *(s for s in parts.path.split("/") if len(s) >= 8)]
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, "…")
-    return text
-
-
-def _retry_after(headers: Any, default: float) -> float:
+def _retry_after(headers: Any, default: float | None) -> float | None:
     raw = headers.get("Retry-After") if headers is not None else None
     try:
         return min(MAX_RETRY_AFTER, max(0.0, float(raw))) if raw is not None else default
