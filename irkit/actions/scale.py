@@ -283,7 +283,7 @@ def _saved_hpas(w: _Workload) -> list[Obj]:
     except ValueError:
         raise Conflict(
             f"{w.ref}: annotation {ORIGINAL_HPAS} is not what irkit wrote; not touching it",
-            hint="read the saved HPAs from the journal (irkit-journal.jsonl) and fix it by hand",
+            hint="read the saved HPAs from the incident's journal.jsonl and fix it by hand",
         ) from None
     return saved
 

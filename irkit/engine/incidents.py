@@ -1,9 +1,9 @@
 """Incidents read back from their folders, for ``irkit incidents``: what each one is and did.
 
-An incident is a folder ``<incidents>/<id>/`` holding a run journal (``journal.jsonl``, the
-events ``irkit run`` writes), a command journal (``commands.jsonl``, the commands run by hand
-for it), or both. Both are read tolerantly (``irkit.render.rca_journal``): a torn or tampered
-line is skipped, never fatal. Status, in order:
+An incident is a folder ``<incidents>/<id>/`` holding its journal (``journal.jsonl``): the
+runs of ``irkit run`` and the one-step runs of the commands run by hand for it
+(``irkit.incident.commands``). It is read tolerantly (``irkit.incident.reader``): a torn or
+tampered line is skipped, never fatal. Status (of the runbook runs), in order:
 
     running        another process holds the incident's run lock now
     interrupted    the last run-start has no run-end (the process died): resume it
@@ -14,19 +14,19 @@ line is skipped, never fatal. Status, in order:
 
 from __future__ import annotations
 
-import fcntl
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from irkit.actions.webhook import REDACTED
 from irkit.errors import NotFound, UsageError
-from irkit.model.incident import check_incident_id
-from irkit.model.incident_paths import IncidentPaths
-from irkit.model.journal import RUN_END, RUN_START, STEP_END, Entry, RunEvent
+from irkit.incident.commands import split_runs
+from irkit.incident.ids import check_incident_id
+from irkit.incident.lock import is_running
+from irkit.incident.paths import IncidentPaths
+from irkit.incident.reader import run_events
+from irkit.model.journal import RUN_END, RUN_START, STEP_END, CommandRecord, RunEvent
 from irkit.render.rca_alert import text
-from irkit.render.rca_journal import command_entries, run_events
 
 OK = frozenset({"ok", "unchanged"})
 
@@ -103,8 +103,7 @@ def show(base: Path, incident: str) -> IncidentSummary:
 
 def summarize(paths: IncidentPaths) -> IncidentSummary:
     notes: list[str] = []
-    events = run_events(paths.journal, notes)
-    entries = command_entries(paths.commands, paths.incident, notes)
+    events, entries = split_runs(run_events(paths.journal, notes), paths.incident)
     starts = [e for e in events if e.event == RUN_START]
     steps = _steps(events)
     times = sorted(t for t in [*(e.time for e in events), *(e.time for e in entries)] if t)
@@ -134,22 +133,7 @@ def _secrets(starts: list[RunEvent]) -> list[str]:
     return sorted(str(k)[:100] for k, v in params.items() if v == REDACTED)
 
 
-def is_running(paths: IncidentPaths) -> bool:
-    """Whether a process holds the run lock (``irkit.engine.journal.incident_lock``) now."""
-    try:
-        fd = os.open(paths.lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # also drops our shared lock, if we got it
-    return False
-
-
-def _status(paths: IncidentPaths, events: list[RunEvent], entries: list[Entry]) -> str:
+def _status(paths: IncidentPaths, events: list[RunEvent], entries: list[CommandRecord]) -> str:
     if is_running(paths):
         return "running"
     last_start = max((i for i, e in enumerate(events) if e.event == RUN_START), default=-1)
@@ -183,5 +167,5 @@ def _steps(events: list[RunEvent]) -> list[StepLine]:
     return list(last.values())
 
 
-def _command(e: Entry) -> CommandLine:
+def _command(e: CommandRecord) -> CommandLine:
     return CommandLine(e.time, e.command, text(e.target, 300), e.result, text(e.error, 300))

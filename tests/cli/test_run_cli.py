@@ -18,9 +18,9 @@ from typer.testing import CliRunner, Result
 
 from irkit.cli.app import app
 from irkit.cluster.kube import connect
-from irkit.engine.journal import incident_lock
 from irkit.errors import Locked
-from irkit.model.incident_paths import IncidentPaths
+from irkit.incident.lock import incident_lock
+from irkit.incident.paths import IncidentPaths
 from irkit.settings import ClusterSettings
 from irkit.sim import SimCluster
 
