@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from irkit.actions.webhook import REDACTED
-from irkit.errors import NotFound, UsageError
+from irkit.errors import NotFound
 from irkit.incident.commands import split_runs
-from irkit.incident.ids import check_incident_id
-from irkit.incident.lock import is_running
 from irkit.incident.paths import IncidentPaths
-from irkit.incident.reader import run_events
+from irkit.incident.store import FileStore
 from irkit.model.journal import RUN_END, RUN_START, STEP_END, CommandRecord, RunEvent
 from irkit.render.rca_alert import text
 
@@ -77,17 +75,8 @@ class IncidentSummary:
 
 def list_incidents(base: Path) -> list[IncidentSummary]:
     """Every incident folder under ``base``, latest activity first."""
-    if not base.is_dir():
-        return []
-    found = []
-    for folder in base.iterdir():
-        if not folder.is_dir() or folder.name.startswith("."):
-            continue
-        try:
-            check_incident_id(folder.name)
-        except UsageError:  # not an incident folder (a stray name): not listed
-            continue
-        found.append(summarize(IncidentPaths(folder, folder.name)))
+    store = FileStore(base)
+    found = [summarize(store, incident) for incident in store.incidents()]
     return sorted(found, key=lambda s: (s.last_event, s.id), reverse=True)
 
 
@@ -98,12 +87,13 @@ def show(base: Path, incident: str) -> IncidentSummary:
             f"no incident {incident} in {base}",
             hint="irkit incidents lists them; --incidents-dir or IRKIT_HOME point elsewhere",
         )
-    return summarize(paths)
+    return summarize(FileStore(base), incident)
 
 
-def summarize(paths: IncidentPaths) -> IncidentSummary:
+def summarize(store: FileStore, incident: str) -> IncidentSummary:
+    paths = store.paths(incident)
     notes: list[str] = []
-    events, entries = split_runs(run_events(paths.journal, notes), paths.incident)
+    events, entries = split_runs(store.read(incident, notes), incident)
     starts = [e for e in events if e.event == RUN_START]
     steps = _steps(events)
     times = sorted(t for t in [*(e.time for e in events), *(e.time for e in entries)] if t)
@@ -111,7 +101,7 @@ def summarize(paths: IncidentPaths) -> IncidentSummary:
     return IncidentSummary(
         id=paths.incident,
         folder=str(paths.root),
-        status=_status(paths, events, entries),
+        status=_status(store.running(incident), events, entries),
         started=starts[0].time if starts else (times[0] if times else ""),
         last_event=times[-1] if times else "",
         runbook=text(runbook.get("name")) if isinstance(runbook, dict) else "",
@@ -133,8 +123,8 @@ def _secrets(starts: list[RunEvent]) -> list[str]:
     return sorted(str(k)[:100] for k, v in params.items() if v == REDACTED)
 
 
-def _status(paths: IncidentPaths, events: list[RunEvent], entries: list[CommandRecord]) -> str:
-    if is_running(paths):
+def _status(running: bool, events: list[RunEvent], entries: list[CommandRecord]) -> str:
+    if running:
         return "running"
     last_start = max((i for i, e in enumerate(events) if e.event == RUN_START), default=-1)
     last_end = max((i for i, e in enumerate(events) if e.event == RUN_END), default=-1)
