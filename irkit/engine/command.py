@@ -89,6 +89,9 @@ def one_step_run(
     except Exception as e:
         _end(event, spec.command, "failed", rec, f"internal error: {type(e).__name__}: {e}")
         raise
+    except BaseException as e:  # Ctrl-C, SystemExit: what was changed is on record already
+        _end(event, spec.command, "failed", rec, f"interrupted ({type(e).__name__})")
+        raise
     _end(event, spec.command, rec.result, rec, "")
 
 
