@@ -71,6 +71,9 @@ class RunEvent:
 
 @dataclass(frozen=True)
 class CommandRecord:
+    """A command run by hand, as one record: read off its one-step run in the journal
+    (``irkit.incident.commands``), for the RCA, ``irkit incidents`` and scripts."""
+
     command: str  # isolate, release, scale, restore, collect
     actor: str
     target: str
