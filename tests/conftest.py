@@ -135,3 +135,12 @@ def no_logs_kubeconfig(sim: SimCluster, path: Path) -> str:
     )
     sim.add_user("intern")
     return sim.write_kubeconfig(path, user="intern")
+
+
+def command_records(path: Path) -> list[dict[str, Any]]:
+    """The commands run by hand that a journal holds, one record each (command, actor, target,
+    result, incident, argv, changes, outputs, error, time): ``irkit.incident.commands``."""
+    from irkit.incident.commands import split_runs
+    from irkit.incident.reader import run_events
+
+    return [record.to_json() for record in split_runs(run_events(path, []))[1]]

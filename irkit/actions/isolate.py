@@ -50,7 +50,7 @@ from irkit.actions.quarantine_pods import (
 from irkit.actions.targets import Resolved, resolve
 from irkit.cluster.port import Cluster, Obj
 from irkit.errors import Conflict, NotFound, Remedy, UsageError
-from irkit.model.incident import check_incident_id
+from irkit.incident.ids import check_incident_id
 from irkit.model.journal import Change, utc_now
 from irkit.model.target import Target
 

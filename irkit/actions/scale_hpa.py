@@ -100,7 +100,7 @@ def saved_hpas(ref: str, annotations: dict[str, str]) -> list[Obj]:
     except ValueError:
         raise Conflict(
             f"{ref}: annotation {ORIGINAL_HPAS} is not what irkit wrote; not touching it",
-            hint="read the saved HPAs from the journal (irkit-journal.jsonl) and fix it by hand",
+            hint="read the saved HPAs from the incident's journal.jsonl and fix it by hand",
         ) from None
     return saved
 

@@ -24,7 +24,6 @@ from irkit.cli.common import (
     Selector,
     TargetArg,
     check_output,
-    command_journal,
     command_line,
     connect_cluster,
     incidents_dir,
@@ -106,7 +105,8 @@ def collect(
     from irkit.audit.source import AuditScope
     from irkit.cli.collect_options import parse_actor, parse_tags, parse_time
     from irkit.errors import PartialError, UsageError
-    from irkit.model.incident import incident_or_new
+    from irkit.incident.ids import incident_or_new
+    from irkit.incident.paths import IncidentPaths
 
     with reported_errors():
         check_output(output)
@@ -133,15 +133,18 @@ def collect(
         stores = [_s3_store(settings)] if settings else []
         sources = _audit_sources(audit_log or [], eks_cluster, region)
         cluster = connect_cluster(kubeconfig, context, pool_size=max(16, concurrency + 4))
+        inputs: dict[str, Any] = {"out": str(out) if out else "", "s3": s3 or ""}
+        inputs |= {"concurrency": concurrency, "state_only": state_only}
+        inputs |= {"audit_log": [str(p) for p in audit_log or ()], "eks_cluster": eks_cluster}
         with (
-            journaled(journal, "collect", cluster.identity.user, tgt, inc) as rec,
+            journaled(journal, "collect", cluster.identity.user, tgt, inc, inputs=inputs) as rec,
             names_suggested(cluster, tgt),
             _progress() as bar,
         ):
             result = run(
                 cluster,
                 tgt,
-                out_dir=out or command_journal(inc).parent / "evidence",
+                out_dir=out or IncidentPaths.of(inc, incidents_dir()).evidence,
                 incident=inc,
                 concurrency=concurrency,
                 audit_sources=sources,
@@ -184,19 +187,19 @@ def verify(
     """Check a bundle against its manifest: exit 0 if intact, 6 if anything changed."""
     from irkit.errors import UsageError, VerifyError
     from irkit.evidence.verify import Expected, verify_bundle
-    from irkit.model.incident import check_incident_id
-    from irkit.model.incident_paths import IncidentPaths
+    from irkit.incident.ids import check_incident_id
+    from irkit.incident.paths import IncidentPaths
     from irkit.settings import S3Settings
 
     def journals(inc: str) -> list[Path]:
-        """Where collect records a tarball's sha256: the run's journal, the commands' one,
-        and a ``--journal`` given by hand."""
+        """Where collect records a tarball's sha256: the incident's journal (runbook steps
+        and collect run by hand alike), and a ``--journal`` given by hand."""
         given = [journal] if journal is not None else []
         try:
             paths = IncidentPaths.of(inc, incidents_dir())
         except UsageError:  # a manifest's incident is data: not a path unless it is an id
             return given
-        return [paths.journal, paths.commands, *given]
+        return [paths.journal, *given]
 
     with reported_errors():
         check_output(output)

@@ -17,6 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from irkit.cluster.port import Cluster
+    from irkit.engine.command import CommandStep
     from irkit.model.target import Target
 
 Namespace = Annotated[
@@ -49,7 +50,7 @@ JournalPath = Annotated[
     typer.Option(
         "--journal",
         envvar="IRKIT_JOURNAL",
-        help="JSON-lines journal to append to (default: the incident's commands.jsonl).",
+        help="JSON-lines journal to append to (default: the incident's journal.jsonl).",
         show_default=False,
     ),
 ]
@@ -163,16 +164,6 @@ def incidents_dir() -> Path:
     return Path(from_env(RunSettings, "IRKIT_RUN_").incidents_dir)
 
 
-def command_journal(incident: str) -> Path:
-    """Where a command run by hand is journaled: its incident's ``commands.jsonl``; a command
-    that belongs to no incident (a release of nothing) goes to ``<incidents>/commands.jsonl``."""
-    from irkit.model.incident_paths import IncidentPaths
-
-    if not incident:
-        return incidents_dir() / "commands.jsonl"
-    return IncidentPaths.of(incident, incidents_dir()).commands
-
-
 def policy_incident(cluster: Cluster, target: Target) -> str:
     """The incident recorded on irkit's quarantine policy for ``target`` (its
     ``irkit.io/incident`` annotation), so a release is journaled where the isolate was; ""
@@ -180,7 +171,7 @@ def policy_incident(cluster: Cluster, target: Target) -> str:
     from irkit.actions.isolate import policy_name
     from irkit.actions.netpol import is_ours
     from irkit.errors import IrkitError
-    from irkit.model.incident import check_incident_id
+    from irkit.incident.ids import check_incident_id
 
     try:
         policy = cluster.get("networkpolicies", target.namespace, policy_name(target))
@@ -196,7 +187,7 @@ def scaled_incident(incidents: str) -> str:
     """The incident of a restore: ``ScaleResult.incident`` when it names exactly one valid id
     (the workloads' ``irkit.io/scaled-by-incident``), else ""."""
     from irkit.errors import UsageError
-    from irkit.model.incident import check_incident_id
+    from irkit.incident.ids import check_incident_id
 
     if not incidents or "," in incidents:
         return ""
@@ -206,52 +197,50 @@ def scaled_incident(incidents: str) -> str:
         return ""
 
 
-class Recorder:
-    """What a mutating command did, filled in as it goes (see ``journaled``)."""
+def restore_incident(cluster: Cluster, target: Target) -> str:
+    """The incident of a restore, read before it runs so that it is journaled there from its
+    first change: the one ``irkit.io/scaled-by-incident`` the target's workloads name (see
+    ``scaled_incident``), else ""."""
+    from irkit.actions.scale import SCALED_BY_INCIDENT
+    from irkit.errors import IrkitError
 
-    def __init__(self, incident: str = "") -> None:
-        from irkit.model.journal import Change
-
-        self.changes: list[Change] = []
-        self.outputs: dict[str, Any] = {}
-        self.result = "ok"
-        self.skip = False  # dry runs change nothing and are not journaled
-        self.incident = incident  # may be learnt on the way (release, restore: from the cluster)
+    kinds = ("deployments", "statefulsets")
+    try:
+        if target.kind is not None and target.name is not None:
+            found = [cluster.get(target.kind, target.namespace, target.name)]
+        else:
+            found = [
+                o for k in kinds for o in cluster.list(k, target.namespace, labels=target.selector)
+            ]
+    except IrkitError:  # restore itself says what matters
+        return ""
+    named = {
+        (o.get("metadata", {}).get("annotations") or {}).get(SCALED_BY_INCIDENT) for o in found
+    }
+    return scaled_incident(",".join(sorted(n for n in named if isinstance(n, str) and n)))
 
 
 @contextmanager
 def journaled(
-    path: Path | None, command: str, actor: str, target: object, incident: str = ""
-) -> Iterator[Recorder]:
-    """Append one journal entry for the command, whether it succeeds or fails half-way: to
-    ``path`` when given (``--journal``), else to the incident's ``commands.jsonl``, the
-    incident being ``rec.incident`` when the entry is written."""
-    from irkit.errors import IrkitError
-    from irkit.journal import Journal
-    from irkit.model.journal import Entry
+    path: Path | None,
+    command: str,
+    actor: str,
+    target: object,
+    incident: str,
+    *,
+    dry_run: bool = False,
+    inputs: dict[str, Any] | None = None,
+) -> Iterator[CommandStep]:
+    """Run the ``with`` block as a one-step run (``irkit.engine.command``), journaled in the
+    incident's journal (``path`` instead when given: ``--journal``), each change the moment it
+    is made; a dry run journals nothing."""
+    from irkit.engine.command import CommandSpec, one_step_run
+    from irkit.incident.journal import Journal
+    from irkit.incident.store import FileStore, IncidentJournal
 
-    rec = Recorder(incident)
-
-    def write(result: str, error: str = "") -> None:
-        Journal(path or command_journal(rec.incident)).append(
-            Entry(
-                command=command,
-                actor=actor,
-                target=str(target),
-                result=result,
-                incident=rec.incident,
-                argv=redacted_argv(),
-                changes=rec.changes,
-                outputs=rec.outputs,
-                error=error,
-            )
-        )
-
-    try:
+    spec = CommandSpec(
+        command, incident, actor, str(target), redacted_argv(), inputs or {}, dry_run
+    )
+    sink = Journal(path) if path else IncidentJournal(FileStore(incidents_dir()), incident)
+    with one_step_run(spec, sink) as rec:
         yield rec
-    except IrkitError as e:
-        if rec.changes or not rec.skip:
-            write("error", str(e))
-        raise
-    if not rec.skip:
-        write(rec.result)

@@ -71,7 +71,7 @@ def isolate(
     from irkit.actions.isolate import isolate as run
     from irkit.actions.netpol import AllowList
     from irkit.errors import UsageError
-    from irkit.model.incident import incident_or_new
+    from irkit.incident.ids import incident_or_new
 
     with reported_errors():
         check_output(output)
@@ -81,6 +81,8 @@ def isolate(
         inc = incident_or_new(incident)
         allow = AllowList(allow_dns, tuple(allow_cidr or ()), tuple(allow_to or ())).check()
         cluster = connect_cluster(kubeconfig, context)
+        if incident is None:  # the quarantine's incident, if any: journaled there from the start
+            inc = policy_incident(cluster, tgt) or inc
         req = IsolateRequest(
             incident=inc,
             actor=cluster.identity.user,
@@ -93,13 +95,16 @@ def isolate(
             dry_run=dry_run,
             join_existing=incident is None,
         )
+        inputs: dict[str, Any] = {"scope": req.scope, "allow": _allow(allow), "detach": detach}
+        inputs |= {"strict": strict, "reason": reason}
         with (
-            journaled(journal, "isolate", cluster.identity.user, tgt, inc) as rec,
+            journaled(
+                journal, "isolate", req.actor, tgt, inc, dry_run=dry_run, inputs=inputs
+            ) as rec,
             names_suggested(cluster, tgt),
         ):
-            rec.skip = dry_run
             result = run(cluster, tgt, req, rec.changes)
-            inc = rec.incident = result.incident
+            inc = result.incident
             rec.result = "partial" if result.partial else "ok" if rec.changes else "unchanged"
             rec.outputs = {
                 "policy": result.policy_name,
@@ -113,6 +118,10 @@ def isolate(
         _report_isolate(result, inc, output)
         if result.partial:
             raise _partial(result, tgt, inc, context)
+
+
+def _allow(allow: Any) -> dict[str, Any]:
+    return {"dns": allow.dns, "cidrs": list(allow.cidrs), "to": list(allow.peers)}
 
 
 def _report_isolate(result: Any, incident: str, output: str) -> None:
@@ -200,7 +209,7 @@ def release(
 ) -> None:
     """Undo isolate: delete the quarantine policy, remove labels, restore detached labels."""
     from irkit.actions.release import release as run
-    from irkit.model.incident import check_incident_id
+    from irkit.incident.ids import check_incident_id
 
     with reported_errors():
         check_output(output)
@@ -209,10 +218,9 @@ def release(
         cluster = connect_cluster(kubeconfig, context)
         inc = inc or policy_incident(cluster, tgt)
         with (
-            journaled(journal, "release", cluster.identity.user, tgt, inc) as rec,
+            journaled(journal, "release", cluster.identity.user, tgt, inc, dry_run=dry_run) as rec,
             names_suggested(cluster, tgt),
         ):
-            rec.skip = dry_run
             result = run(cluster, tgt, dry_run=dry_run, changes=rec.changes)
             rec.result = "ok" if rec.changes else "unchanged"
         if output != "text":

@@ -1,8 +1,8 @@
 """``irkit rca``: the RCA draft of an incident, from its journals and evidence manifests.
 
-Wiring only: ``irkit.render.rca`` reads and renders; this picks where the result goes. Markdown
-goes to ``<incidents>/<id>/rca.md`` unless ``--out`` says otherwise (``-`` for standard output);
-``-o json`` prints the data behind the document instead, for machines.
+Wiring only: ``irkit.engine.rca`` reads (``irkit.render.rca`` renders); this picks where the
+result goes. Markdown goes to ``<incidents>/<id>/rca.md`` unless ``--out`` says otherwise (``-``
+for standard output); ``-o json`` prints the data behind the document instead, for machines.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def rca(
         typer.Option(
             "--journal",
             envvar="IRKIT_JOURNAL",
-            help="Another command journal to read the incident's commands from (its own "
-            "commands.jsonl is always read).",
+            help="Another journal to read the incident's runs from (commands run with "
+            "--journal; its own journal.jsonl is always read).",
             show_default=False,
         ),
     ] = None,
@@ -54,8 +54,8 @@ def rca(
     """Write the RCA draft: summary, detection, timeline, containment and its undo, evidence
     hashes, and the sections to fill in (root cause, remediation, validation, documentation)."""
     from irkit.cli.common import incidents_dir as default_incidents_dir
-    from irkit.model.incident_paths import IncidentPaths
-    from irkit.render.rca import build_rca, render_markdown, write_atomically
+    from irkit.engine.rca import build_rca, render_markdown, write_atomically
+    from irkit.incident.paths import IncidentPaths
 
     with reported_errors():
         check_output(output)

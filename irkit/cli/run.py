@@ -79,11 +79,11 @@ def run(
 
     from irkit.cli.run_wiring import adapters, read_alert
     from irkit.engine import run as run_engine
-    from irkit.engine.journal import read_state
     from irkit.engine.params import parse_sets
     from irkit.errors import NotFound, UsageError
-    from irkit.model.incident import check_incident_id, incident_or_new
-    from irkit.model.incident_paths import IncidentPaths
+    from irkit.incident.ids import check_incident_id, incident_or_new
+    from irkit.incident.paths import IncidentPaths
+    from irkit.incident.state import read_state
     from irkit.runbook.loader import load_runbook
     from irkit.settings import RunSettings, from_env
 

@@ -19,7 +19,7 @@ from irkit.cli.common import (
     connect_cluster,
     journaled,
     names_suggested,
-    scaled_incident,
+    restore_incident,
     target_in,
 )
 from irkit.cli.console import console, echo, print_data
@@ -82,7 +82,7 @@ def scale(
     from irkit.actions.scale import check_scalable
     from irkit.actions.scale import scale as run
     from irkit.errors import PartialError, UsageError
-    from irkit.model.incident import incident_or_new
+    from irkit.incident.ids import incident_or_new
 
     with reported_errors():
         check_output(output)
@@ -92,11 +92,13 @@ def scale(
             raise UsageError(f"--replicas must be 0 or more, not {replicas}")
         inc = incident_or_new(incident)
         cluster = connect_cluster(kubeconfig, context)
+        inputs = {"replicas": replicas, "force": force, "wait": wait, "timeout": timeout}
         with (
-            journaled(journal, "scale", cluster.identity.user, tgt, inc) as rec,
+            journaled(
+                journal, "scale", cluster.identity.user, tgt, inc, dry_run=dry_run, inputs=inputs
+            ) as rec,
             names_suggested(cluster, tgt),
         ):
-            rec.skip = dry_run
             result = run(
                 cluster,
                 tgt,
@@ -146,7 +148,7 @@ def restore(
     """
     from irkit.actions.scale import check_scalable
     from irkit.actions.scale import restore as run
-    from irkit.model.incident import check_incident_id
+    from irkit.incident.ids import check_incident_id
 
     with reported_errors():
         check_output(output)
@@ -154,15 +156,17 @@ def restore(
         check_scalable(tgt, "restore")
         inc = check_incident_id(incident) if incident else ""
         cluster = connect_cluster(kubeconfig, context)
+        inc = inc or restore_incident(cluster, tgt)
+        inputs = {"wait": wait, "timeout": timeout}
         with (
-            journaled(journal, "restore", cluster.identity.user, tgt, inc) as rec,
+            journaled(
+                journal, "restore", cluster.identity.user, tgt, inc, dry_run=dry_run, inputs=inputs
+            ) as rec,
             names_suggested(cluster, tgt),
         ):
-            rec.skip = dry_run
             result = run(
                 cluster, tgt, wait=wait, wait_timeout=timeout, dry_run=dry_run, changes=rec.changes
             )
-            rec.incident = rec.incident or scaled_incident(result.incident)
             rec.result = "ok" if result.changed else "unchanged"
             rec.outputs = result.to_json()
         _report(result, tgt, output)

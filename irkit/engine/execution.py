@@ -28,13 +28,14 @@ from tenacity import (
     stop_before_delay,
 )
 
-from irkit.engine.journal import EventSink
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
 from irkit.engine.result import RunResult, StepReport, resume_line
 from irkit.engine.steps import StepCall, StepOutcome, runner_for
 from irkit.errors import IrkitError, PartialError
-from irkit.model.incident_paths import IncidentPaths
+from irkit.incident.ids import new_run_id
+from irkit.incident.journal import EventSink
+from irkit.incident.paths import IncidentPaths
 from irkit.model.journal import RUN_END, STEP_CHANGE, STEP_END, STEP_START, Change, RunEvent
 from irkit.redact import REDACTED, journaled_params, redact_url
 from irkit.runbook.model import Action, Runbook, Step
@@ -66,6 +67,7 @@ class Execution:
     done: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # resume: finished
     interrupted: Mapping[str, datetime] = field(default_factory=dict)  # resume: died mid-step
     reports: list[StepReport] = field(default_factory=list)
+    run: str = field(default_factory=new_run_id)  # this run's id in the incident's journal
 
     @property
     def incident(self) -> str:
@@ -86,6 +88,7 @@ class Execution:
                 step=step.id if step else "",
                 action=str(step.action) if step else "",
                 time=stamp(self.adapters.clock()),
+                run=self.run,
                 **fields,
             )
         )

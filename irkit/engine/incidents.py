@@ -1,9 +1,9 @@
 """Incidents read back from their folders, for ``irkit incidents``: what each one is and did.
 
-An incident is a folder ``<incidents>/<id>/`` holding a run journal (``journal.jsonl``, the
-events ``irkit run`` writes), a command journal (``commands.jsonl``, the commands run by hand
-for it), or both. Both are read tolerantly (``irkit.render.rca_journal``): a torn or tampered
-line is skipped, never fatal. Status, in order:
+An incident is a folder ``<incidents>/<id>/`` holding its journal (``journal.jsonl``): the
+runs of ``irkit run`` and the one-step runs of the commands run by hand for it
+(``irkit.incident.commands``). It is read tolerantly (``irkit.incident.reader``): a torn or
+tampered line is skipped, never fatal. Status (of the runbook runs), in order:
 
     running        another process holds the incident's run lock now
     interrupted    the last run-start has no run-end (the process died): resume it
@@ -14,19 +14,17 @@ line is skipped, never fatal. Status, in order:
 
 from __future__ import annotations
 
-import fcntl
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from irkit.errors import NotFound, UsageError
-from irkit.model.incident import check_incident_id
-from irkit.model.incident_paths import IncidentPaths
-from irkit.model.journal import RUN_END, RUN_START, STEP_END, Entry, RunEvent
+from irkit.errors import NotFound
+from irkit.incident.commands import split_runs
+from irkit.incident.paths import IncidentPaths
+from irkit.incident.store import FileStore
+from irkit.model.journal import RUN_END, RUN_START, STEP_END, CommandRecord, RunEvent
 from irkit.redact import REDACTED
 from irkit.render.rca_alert import text
-from irkit.render.rca_journal import command_entries, run_events
 
 OK = frozenset({"ok", "unchanged"})
 
@@ -77,17 +75,8 @@ class IncidentSummary:
 
 def list_incidents(base: Path) -> list[IncidentSummary]:
     """Every incident folder under ``base``, latest activity first."""
-    if not base.is_dir():
-        return []
-    found = []
-    for folder in base.iterdir():
-        if not folder.is_dir() or folder.name.startswith("."):
-            continue
-        try:
-            check_incident_id(folder.name)
-        except UsageError:  # not an incident folder (a stray name): not listed
-            continue
-        found.append(summarize(IncidentPaths(folder, folder.name)))
+    store = FileStore(base)
+    found = [summarize(store, incident) for incident in store.incidents()]
     return sorted(found, key=lambda s: (s.last_event, s.id), reverse=True)
 
 
@@ -98,13 +87,13 @@ def show(base: Path, incident: str) -> IncidentSummary:
             f"no incident {incident} in {base}",
             hint="irkit incidents lists them; --incidents-dir or IRKIT_HOME point elsewhere",
         )
-    return summarize(paths)
+    return summarize(FileStore(base), incident)
 
 
-def summarize(paths: IncidentPaths) -> IncidentSummary:
+def summarize(store: FileStore, incident: str) -> IncidentSummary:
+    paths = store.paths(incident)
     notes: list[str] = []
-    events = run_events(paths.journal, notes)
-    entries = command_entries(paths.commands, paths.incident, notes)
+    events, entries = split_runs(store.read(incident, notes), incident)
     starts = [e for e in events if e.event == RUN_START]
     steps = _steps(events)
     times = sorted(t for t in [*(e.time for e in events), *(e.time for e in entries)] if t)
@@ -112,7 +101,7 @@ def summarize(paths: IncidentPaths) -> IncidentSummary:
     return IncidentSummary(
         id=paths.incident,
         folder=str(paths.root),
-        status=_status(paths, events, entries),
+        status=_status(store.running(incident), events, entries),
         started=starts[0].time if starts else (times[0] if times else ""),
         last_event=times[-1] if times else "",
         runbook=text(runbook.get("name")) if isinstance(runbook, dict) else "",
@@ -134,23 +123,8 @@ def _secrets(starts: list[RunEvent]) -> list[str]:
     return sorted(str(k)[:100] for k, v in params.items() if v == REDACTED)
 
 
-def is_running(paths: IncidentPaths) -> bool:
-    """Whether a process holds the run lock (``irkit.engine.journal.incident_lock``) now."""
-    try:
-        fd = os.open(paths.lock, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # also drops our shared lock, if we got it
-    return False
-
-
-def _status(paths: IncidentPaths, events: list[RunEvent], entries: list[Entry]) -> str:
-    if is_running(paths):
+def _status(running: bool, events: list[RunEvent], entries: list[CommandRecord]) -> str:
+    if running:
         return "running"
     last_start = max((i for i, e in enumerate(events) if e.event == RUN_START), default=-1)
     last_end = max((i for i, e in enumerate(events) if e.event == RUN_END), default=-1)
@@ -183,5 +157,5 @@ def _steps(events: list[RunEvent]) -> list[StepLine]:
     return list(last.values())
 
 
-def _command(e: Entry) -> CommandLine:
+def _command(e: CommandRecord) -> CommandLine:
     return CommandLine(e.time, e.command, text(e.target, 300), e.result, text(e.error, 300))

@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from irkit.engine.execution import Execution, stamp
-from irkit.engine.journal import NoJournal, RunJournal, RunState, incident_lock, read_state
 from irkit.engine.params import check_alert, coerce, resolve_params
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import check_all, template_context
 from irkit.engine.result import FINISHED, RunResult
 from irkit.errors import IrkitError, NotFound, UsageError
-from irkit.model.incident_paths import IncidentPaths
+from irkit.incident.journal import Journal, NoJournal
+from irkit.incident.lock import incident_lock
+from irkit.incident.paths import IncidentPaths
+from irkit.incident.state import RunState, read_state
 from irkit.model.journal import RUN_START
 from irkit.redact import REDACTED, journaled_params
 from irkit.runbook.loader import Loaded
@@ -64,9 +66,14 @@ def run(
                 "a resumed run keeps the params and alert it started with (from its journal)",
                 hint="drop --alert-file",
             )
-        if not paths.journal.exists():  # checked before the lock creates the folder
+        if read_state(paths.journal) is None:  # checked before the lock creates the folder
             raise NotFound(
-                f"incident {incident} has no run to resume ({paths.journal} does not exist)",
+                f"incident {incident} has no run to resume ({paths.journal} "
+                + (
+                    "holds only commands run by hand)"
+                    if paths.journal.exists()
+                    else "does not exist)"
+                ),
                 hint="check --resume ID (irkit incidents lists them), --incidents-dir and "
                 "IRKIT_HOME",
             )
@@ -101,7 +108,7 @@ def run(
                 f"incident {incident} already has a run ({paths.journal})",
                 hint=f"continue it with irkit run --resume {incident}, or use another --incident",
             )
-        execution.journal = RunJournal(paths.journal)
+        execution.journal = Journal(paths.journal)
         params_shown = journaled_params(values)  # secrets: never in the journal
         start = {
             "runbook": info,
@@ -153,7 +160,7 @@ def _resume(
         Path(loaded.path).parent,
         paths,
         adapters,
-        NoJournal() if everything_done else RunJournal(paths.journal),
+        NoJournal() if everything_done else Journal(paths.journal),
         context,
         settings,
         command,

@@ -26,10 +26,10 @@ from irkit.actions.release import release
 from irkit.actions.scale import restore, scale
 from irkit.actions.targets import resolve
 from irkit.engine.ports import Adapters
-from irkit.model.incident_paths import IncidentPaths
+from irkit.engine.rca import write_rca
+from irkit.incident.paths import IncidentPaths
 from irkit.model.journal import Change
 from irkit.model.target import Target
-from irkit.render.rca import write_rca
 from irkit.runbook import inputs as i
 from irkit.runbook.model import Action, Runbook, Step
 

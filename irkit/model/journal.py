@@ -1,6 +1,6 @@
-"""Journal entries: what a mutating command did, with each object's fields before and after.
+"""Journal events: what a run did, with each object's fields before and after.
 
-The RCA timeline and runbook resume are built from these, so an entry says everything needed
+The RCA timeline and runbook resume are built from these, so an event says everything needed
 to undo or explain the change without asking the cluster again.
 """
 
@@ -27,28 +27,14 @@ class Change:
     after: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Entry:
-    command: str
-    actor: str
-    target: str
-    result: str  # ok, unchanged, dry-run, partial, error
-    incident: str = ""
-    argv: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    time: str = field(default_factory=utc_now)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-# ---- runbook runs --------------------------------------------------------------------------------
-# A run's journal (incidents/<id>/journal.jsonl) is a sequence of these events, one JSON line
-# each, in this order: run-start, then per step step-start and step-end, then run-end (absent
-# when the process died: ``irkit run --resume`` continues from the last step-end).
+# ---- runs ----------------------------------------------------------------------------------------
+# An incident's journal (incidents/<id>/journal.jsonl) is a sequence of these events, one JSON
+# line each; per run (``run``: its id), in this order: run-start, then per step step-start and
+# step-end, then run-end (absent when the process died: ``irkit run --resume`` continues from
+# the last step-end). A command run by hand (isolate, release, scale, restore, collect) is a
+# run of one step: its run-start says ``kind: command`` (see ``COMMAND``).
 RUN_START = "run-start"  # runbook {name, path, sha256}, params, alert, actor, dry_run
+COMMAND = "command"  # run-start data.kind of a command run: command, target, argv, actor
 STEP_START = "step-start"  # step, action, with (rendered), attempt
 STEP_END = "step-end"  # step, status, data {outputs, note, warnings}, changes, error
 RUN_END = "run-end"  # status: completed | failed | stopped (awaiting approval)
@@ -77,6 +63,28 @@ class RunEvent:
     changes: list[Change] = field(default_factory=list)
     error: str = ""
     time: str = field(default_factory=utc_now)
+    run: str = ""  # the run's id ("" in journals written before run ids)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """A command run by hand, as one record: read off its one-step run in the journal
+    (``irkit.incident.commands``), for the RCA, ``irkit incidents`` and scripts."""
+
+    command: str  # isolate, release, scale, restore, collect
+    actor: str
+    target: str
+    result: str  # ok, unchanged, partial, error; interrupted: the process died mid-command
+    incident: str = ""
+    argv: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    time: str = ""  # when it ended (its last event)
+    run: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

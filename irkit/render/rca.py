@@ -1,29 +1,23 @@
-"""The RCA draft: an incident's journals and evidence manifests in, a Markdown document out.
+"""The RCA draft: an incident's journal and evidence in (as data), a Markdown document out.
 
-    paths = IncidentPaths.of("inc-42", Path(settings.incidents_dir))
-    data = build_rca(paths)                           # + command_journal=Path("old.jsonl")
-    text = render_markdown(data)                      # or render_markdown(data, Path("ours.md.j2"))
-    path = write_rca(paths)                           # <id>/rca.md (the rca step)
+    data = build_rca("inc-42", runs, commands, evidence=load)  # events of the runbook runs,
+    text = render_markdown(data)                              # one record per command run
+    text = render_markdown(data, source, "ours.md.j2")        # a template of one's own
 
-Sources: the run journal (``<id>/journal.jsonl``, RunEvents), the incident's command journal
-(``<id>/commands.jsonl``: Entries of the commands run by hand) and optionally another one
-(``--journal``: its entries of that incident), and every bundle a collect recorded or that lies
-under ``<id>/evidence/``. Templates see one variable, ``rca`` (an ``RcaData``), and the
-filters of ``irkit.render.markdown``; they run in Jinja2's immutable sandbox.
+No file is read or written here: ``irkit.engine.rca`` reads the incident's journal and its
+evidence bundles (``evidence`` is handed the bundles the journal recorded, and returns what it
+found on them) and writes ``rca.md``. Templates see one variable, ``rca`` (an ``RcaData``),
+and the filters of ``irkit.render.markdown``; they run in Jinja2's immutable sandbox.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from irkit.errors import IrkitError, NotFound, UsageError
-from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import (
     RUN_END,
     RUN_START,
@@ -31,7 +25,7 @@ from irkit.model.journal import (
     STEP_END,
     STEP_START,
     Change,
-    Entry,
+    CommandRecord,
     RunEvent,
 )
 from irkit.redact import journaled_params
@@ -41,47 +35,40 @@ from irkit.render.rca_alert import detection, text
 from irkit.render.rca_data import (
     Affected,
     Containment,
+    EvidenceBundle,
     RcaData,
     StepFailure,
     StepWarning,
     TimelineRow,
 )
-from irkit.render.rca_evidence import bundles
-from irkit.render.rca_journal import command_entries, run_events
 
-__all__ = ["RcaData", "build_rca", "render_markdown", "write_rca"]
+__all__ = ["RcaData", "build_rca", "render_markdown"]
 
 DEFAULT_TEMPLATE = "templates/rca.md.j2"
 MAX_DETAIL = 300
 NOTHING_DONE = frozenset({"skipped", "awaiting-approval", "dry-run"})
 Clock = Callable[[], datetime]
 _Key = tuple[datetime, int]
+Recorded = Iterable[tuple[str, dict[str, Any]]]
+"""(step id or ``irkit <command>``, the collect's outputs) of each bundle the journal records."""
+EvidenceLoader = Callable[[Recorded], tuple[EvidenceBundle, ...]]
 
 
 def build_rca(
-    paths: IncidentPaths,
+    incident: str,
+    events: Sequence[RunEvent],
+    entries: Sequence[CommandRecord] = (),
     *,
-    command_journal: Path | None = None,
+    evidence: EvidenceLoader = lambda recorded: (),
+    notes: Sequence[str] = (),
     clock: Clock = lambda: datetime.now(UTC),
     status: str | None = None,
 ) -> RcaData:
-    """``status``: what the run says of itself when its own ``rca`` step writes the draft
+    """``events``: the runbook runs' events; ``entries``: the commands run by hand (see
+    ``irkit.incident.commands.split_runs``); ``notes``: what reading them skipped.
+    ``status``: what the run says of itself when its own ``rca`` step writes the draft
     (before its run-end is journaled); None reads it from the journal."""
-    notes: list[str] = []
-    events = run_events(paths.journal, notes)
-    journals = [paths.commands, *([command_journal] if command_journal else [])]
-    entries = [
-        entry
-        for journal in {j.resolve(): j for j in journals}.values()  # each file once
-        for entry in command_entries(journal, paths.incident, notes)
-    ]
-    if not paths.root.is_dir() and not entries:
-        where = f" and no entry for it in {command_journal}" if command_journal else ""
-        raise NotFound(
-            f"incident {paths.incident!r}: no folder {paths.root}{where}",
-            hint="check --incident and --incidents-dir (and --journal for commands run by hand)",
-        )
-    builder = _Builder(paths.incident)
+    builder = _Builder(incident)
     for event in events:
         builder.run_event(event)
     for entry in entries:
@@ -98,7 +85,7 @@ def build_rca(
     if status is not None:  # written from inside the run: earlier run-ends are not its end
         ended_at = generated_at if status == "completed" else ""
     return RcaData(
-        incident=paths.incident,
+        incident=incident,
         generated_at=generated_at,
         runbook=text(runbook.get("name"), 200),
         runbook_path=text(runbook.get("path"), 500),
@@ -114,58 +101,25 @@ def build_rca(
         timeline=builder.timeline(),
         affected=builder.sorted(builder.affected),
         containment=builder.sorted(builder.containment),
-        evidence=bundles(paths, builder.collected),
+        evidence=evidence(builder.collected),
         failures=tuple(builder.failures),
         warnings=tuple(builder.warnings),
         notes=tuple(notes),
     )
 
 
-def render_markdown(data: RcaData, template: Path | None = None) -> str:
+def render_markdown(data: RcaData, template: str | None = None, name: str | Path = "") -> str:
+    """``template``: the source of one's own template (``name`` says where it came from in
+    error messages); None: irkit's."""
     if template is None:
         source = resources.files("irkit.render").joinpath(DEFAULT_TEMPLATE).read_text("utf-8")
         return markdown.render(source, f"irkit/render/{DEFAULT_TEMPLATE}", rca=data)
-    try:
-        source = template.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read the template {template}: {e}") from None
-    return markdown.render(source, template, rca=data)
+    return markdown.render(template, name or "template", rca=data)
 
 
-def write_rca(
-    paths: IncidentPaths,
-    *,
-    template: Path | None = None,
-    command_journal: Path | None = None,
-    out: Path | None = None,
-    status: str | None = None,
-) -> Path:
-    """Write the draft to ``out`` (default ``incidents/<id>/rca.md``) atomically; return it."""
-    data = build_rca(paths, command_journal=command_journal, status=status)
-    document = render_markdown(data, template)
-    target = out or paths.rca
-    write_atomically(target, document)
-    return target
-
-
-def write_atomically(path: Path, content: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(content)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as e:
-        raise IrkitError(f"cannot write {path}: {e.strerror or e}") from e
-
-
-def _status(events: list[RunEvent], ends: list[RunEvent], entries: list[Entry]) -> str:
+def _status(
+    events: Sequence[RunEvent], ends: list[RunEvent], entries: Sequence[CommandRecord]
+) -> str:
     if ends:
         return text(ends[-1].status or ends[-1].data.get("status"), 100) or "ended"
     if events:
@@ -227,7 +181,7 @@ class _Builder:
         if e.action in ("collect", "snapshot"):
             self.collected.append((e.step, _outputs(e.data)))
 
-    def command(self, e: Entry) -> None:
+    def command(self, e: CommandRecord) -> None:
         key = self._key(e.time)
         via = f"irkit {e.command}"
         detail = "; ".join(p for p in (e.target, e.error) if p)

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from conftest import command_records
 from helpers import IrkitProcess
 from moto.server import ThreadedMotoServer
 
@@ -89,8 +90,8 @@ def test_collect_to_s3_then_verify(
     custody = json.loads((folder / "custody.json").read_text())
     assert custody["aws_caller_identity"]["Arn"].startswith("arn:aws:")
     assert custody["collector"]["command"].startswith("irkit collect deployment/api-server")
-    commands = tmp_path / "incidents" / "inc-cli" / "commands.jsonl"  # IRKIT_HOME=tmp_path
-    journal = [json.loads(line) for line in commands.read_text().splitlines()]
+    commands = tmp_path / "incidents" / "inc-cli" / "journal.jsonl"  # IRKIT_HOME=tmp_path
+    journal = command_records(commands)
     assert journal[-1]["command"] == "collect" and journal[-1]["outputs"]["sha256"] == sha256
 
     for where in (str(tarball), str(folder), f"s3://{BUCKET}/{key}"):
@@ -185,7 +186,7 @@ def test_verify_ties_the_tarball_to_the_journal_and_its_sidecar(
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "note: sha256 matches the journal of incident inc-7" in ok.stdout
 
-    journal = tmp_path / "incidents" / "inc-7" / "commands.jsonl"  # IRKIT_HOME is tmp_path
+    journal = tmp_path / "incidents" / "inc-7" / "journal.jsonl"  # IRKIT_HOME is tmp_path
     journal.write_text(journal.read_text().replace(actual, "0" * 64))
     for args in (["--incident", "inc-7"], []):  # named, or found from the manifest's incident
         bad = irkit_cli("verify", str(tarball), *args, environ=env)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LEAKY_POLICY, no_logs_kubeconfig, seal
+from conftest import LEAKY_POLICY, command_records, no_logs_kubeconfig, seal
 from helpers import invoke
 from typer.testing import Result
 
@@ -68,7 +68,7 @@ def test_commands_journal_into_their_incident_whatever_the_cwd(
         assert done.exit_code == 0, (args, done.output)
     assert list(work.iterdir()) == []  # no ./irkit-journal.jsonl, no ./evidence, no ./incidents
     folder = tmp_path / "incidents" / "inc-h"
-    entries = lines(folder / "commands.jsonl")
+    entries = command_records(folder / "journal.jsonl")
     assert [e["command"] for e in entries] == ["isolate", "scale", "collect", "restore", "release"]
     assert {e["incident"] for e in entries} == {"inc-h"}
     assert [e["result"] for e in entries[-2:]] == ["ok", "ok"]
@@ -92,8 +92,8 @@ def test_an_explicit_journal_still_wins(sim: SimCluster, tmp_path: Path, work: P
     own = tmp_path / "mine.jsonl"
     done = irkit(sim, "isolate", *TARGET, "-i", "inc-j", "--journal", str(own))
     assert done.exit_code == 0, done.output
-    assert [e["incident"] for e in lines(own)] == ["inc-j"]
-    assert not (tmp_path / "incidents" / "inc-j" / "commands.jsonl").exists()
+    assert [e["incident"] for e in command_records(own)] == ["inc-j"]
+    assert not (tmp_path / "incidents" / "inc-j" / "journal.jsonl").exists()
     rca = invoke("rca", "-i", "inc-j", "--journal", str(own), "--out", "-")
     assert rca.exit_code == 0 and "irkit release deployment/api-server" in rca.stdout
 
@@ -144,7 +144,7 @@ def test_a_leaky_isolate_by_hand_is_journaled_partial_and_in_the_rca(
     sim: SimCluster, tmp_path: Path, work: Path
 ) -> None:
     irkit(sim, "isolate", *TARGET, "-i", "inc-l")  # the scenario's allow policy still leaks
-    (entry,) = lines(tmp_path / "incidents" / "inc-l" / "commands.jsonl")
+    (entry,) = command_records(tmp_path / "incidents" / "inc-l" / "journal.jsonl")
     assert entry["result"] == "partial"
     assert any(LEAKY_POLICY in w for w in entry["outputs"]["warnings"])
     rca = invoke("rca", "-i", "inc-l", "--out", "-")

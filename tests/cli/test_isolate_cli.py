@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import command_records
+
 from irkit.sim import SimCluster
 
 
@@ -32,7 +34,7 @@ def test_isolate_then_release_with_journal(sim: SimCluster, tmp_path: Path) -> N
     assert released.returncode == 0, released.stderr
     assert "deleted networkpolicy/irkit-quarantine-deployment-api-server" in released.stdout
 
-    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    entries = command_records(journal)
     assert [e["command"] for e in entries] == ["isolate", "isolate", "release"]
     # allow-frontend-to-api still lets traffic in: the isolation is partial
     assert [e["result"] for e in entries] == ["partial", "partial", "ok"]
@@ -91,7 +93,7 @@ def test_partial_isolation_says_so_exits_3_and_suggests_the_ways_out(
     args = ("isolate", "deployment/api-server", "-n", "production", "-i", "inc-7")
     strict = irkit(sim, *args, "--strict", journal=journal)
     assert strict.returncode == 1 and "allow-frontend-to-api" in strict.stderr
-    (refused,) = [json.loads(line) for line in journal.read_text().splitlines()]
+    (refused,) = command_records(journal)
     assert refused["result"] == "error" and refused["changes"] == []  # before any change
 
     out = irkit(sim, *args, journal=journal)
@@ -103,7 +105,7 @@ def test_partial_isolation_says_so_exits_3_and_suggests_the_ways_out(
     assert "ERROR isolation is partial" in out.stderr
     tip = next(line for line in out.stderr.splitlines() if line.startswith("TIP "))
     assert "--strict" in tip and "--scope pod --detach" in tip
-    entry = json.loads(journal.read_text().splitlines()[-1])
+    entry = command_records(journal)[-1]
     assert entry["result"] == "partial" and entry["outputs"]["partial"] is True
     assert entry["outputs"]["leaks"][0]["policy"] == "allow-frontend-to-api"
     assert entry["outputs"]["leaks"][0]["direction"] == "ingress"
@@ -135,6 +137,6 @@ def test_isolate_again_without_an_incident_joins_the_quarantines_incident(
     assert again.returncode == 3, again.stderr
     summary = json.loads(again.stdout)
     assert summary["incident"] == "inc-first" and summary["status"] == "unchanged"
-    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    entries = command_records(journal)
     assert [e["incident"] for e in entries] == ["inc-first", "inc-first"]
     assert "-i inc-first" in again.stderr  # the pasteable TIP names the joined incident

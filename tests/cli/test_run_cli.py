@@ -17,9 +17,9 @@ from helpers import FAST_RETRIES, invoke, irkit_argv
 from typer.testing import Result
 
 from irkit.cluster.kube import connect
-from irkit.engine.journal import incident_lock
 from irkit.errors import Locked
-from irkit.model.incident_paths import IncidentPaths
+from irkit.incident.lock import incident_lock
+from irkit.incident.paths import IncidentPaths
 from irkit.settings import ClusterSettings
 from irkit.sim import SimCluster
 

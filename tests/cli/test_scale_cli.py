@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conftest import command_records
 from helpers import invoke
 from typer.testing import Result
 
@@ -23,10 +24,7 @@ def irkit(sim: SimCluster, tmp_path: Path, *args: str, kubeconfig: str | None = 
 
 
 def journal(tmp_path: Path) -> list[dict[str, Any]]:
-    path = tmp_path / "journal.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return command_records(tmp_path / "journal.jsonl")
 
 
 def get(sim: SimCluster, kind: str, name: str) -> dict[str, Any]:

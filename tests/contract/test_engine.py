@@ -15,9 +15,9 @@ from conftest import LEAKY_POLICY, no_logs_kubeconfig, seal
 
 from irkit.cluster.kube import KubeCluster, connect
 from irkit.engine import Adapters, RunResult, run
-from irkit.engine.journal import incident_lock
 from irkit.errors import Forbidden, IrkitError, Locked, NotFound, UsageError
-from irkit.model.incident_paths import IncidentPaths
+from irkit.incident.lock import incident_lock
+from irkit.incident.paths import IncidentPaths
 from irkit.runbook.loader import load_runbook
 from irkit.runbook.templating import TemplateFailure
 from irkit.settings import ClusterSettings, RetrySettings, RunSettings

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from irkit.engine.execution import is_transient, redact
-from irkit.engine.journal import read_state
 from irkit.engine.params import check_alert, coerce, parse_sets, resolve_params
 from irkit.engine.prepare import prepare
 from irkit.errors import Conflict, IrkitError, NotifyError, Unavailable, UsageError
+from irkit.incident.state import read_state
 from irkit.redact import REDACTED, journaled_params
 from irkit.runbook.model import Param, Step
 from irkit.runbook.templating import TemplateFailure

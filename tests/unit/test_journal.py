@@ -1,4 +1,4 @@
-"""The journal: one fsync'd JSON line per entry, readable back, safe with concurrent writers."""
+"""The journal: one fsync'd JSON line per event, readable back, safe with concurrent writers."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from irkit.errors import IrkitError
-from irkit.journal import Journal
-from irkit.model.journal import Change, Entry
+from irkit.incident.journal import Journal
+from irkit.model.journal import Change, RunEvent
 
 
-def _entry(i: int) -> Entry:
+def _entry(i: int) -> RunEvent:
+    """A command's step-end (the command is the step's action)."""
     change = Change("patch", "Pod", "prod", f"p{i}", {"labels": {}}, {"labels": {"q": "1"}})
-    return Entry(
-        command="isolate", actor="me", target="pod/p -n prod", result="ok", changes=[change]
-    )
+    return RunEvent("step-end", "inc-1", "isolate", "isolate", "ok", changes=[change])
 
 
 def test_entries_round_trip(tmp_path: Path) -> None:
@@ -44,7 +43,7 @@ def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     lines = (tmp_path / "j.jsonl").read_text().splitlines()
-    assert len(lines) == 200 and all(json.loads(line)["command"] == "isolate" for line in lines)
+    assert len(lines) == 200 and all(json.loads(line)["action"] == "isolate" for line in lines)
 
 
 def test_a_short_write_is_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

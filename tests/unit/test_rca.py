@@ -17,12 +17,13 @@ import pytest
 from helpers import invoke
 from typer.testing import Result
 
+from irkit.engine.rca import build_rca, render_markdown, write_rca
 from irkit.errors import ConfigError, NotFound
+from irkit.incident.commands import command_events
+from irkit.incident.paths import IncidentPaths
 from irkit.model.evidence import Failure, Manifest, ManifestEntry
-from irkit.model.incident_paths import IncidentPaths
-from irkit.model.journal import Change, Entry, RunEvent
+from irkit.model.journal import Change, CommandRecord, RunEvent
 from irkit.render.markdown import md, mermaid
-from irkit.render.rca import build_rca, render_markdown, write_rca
 from irkit.render.rca_data import RcaData
 
 INC = "inc-42"
@@ -209,10 +210,10 @@ def events(alert: dict[str, Any], bundle: Path) -> list[RunEvent]:
     ]
 
 
-def commands() -> list[Entry]:
+def commands() -> list[CommandRecord]:
     db_labels = {"labels": {"app": "db", "irkit.io/quarantine": INC}}
     return [
-        Entry(
+        CommandRecord(
             "isolate",
             "carol",
             "pod/db-0 -n prod",
@@ -221,7 +222,7 @@ def commands() -> list[Entry]:
             changes=[Change("patch", "Pod", "prod", "db-0", {"labels": {"app": "db"}}, db_labels)],
             time=t(60),
         ),
-        Entry("isolate", "dave", "pod/other -n prod", "ok", incident="inc-7", time=t(61)),
+        CommandRecord("isolate", "dave", "pod/other -n prod", "ok", incident="inc-7", time=t(61)),
     ]
 
 
@@ -237,7 +238,7 @@ def incident(tmp_path: Path) -> Incident:
         lines = [json.dumps(e.to_json()) for e in events(alert, bundle)]
         paths.journal.write_text("\n".join(lines) + "\n")
         (tmp_path / "irkit-journal.jsonl").write_text(
-            "".join(json.dumps(e.to_json()) + "\n" for e in commands())
+            "".join(json.dumps(e.to_json()) + "\n" for c in commands() for e in command_events(c))
         )
         return paths
 

@@ -1,4 +1,5 @@
-"""Incident ids: generated when not given, and always safe as a label value and a file name."""
+"""Incident ids (generated when not given, always safe as a label value and a file name), and
+run ids (one per run appended to an incident's journal)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ _ID = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 def new_incident_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return f"inc-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def new_run_id() -> str:
+    """Tells apart the runs one journal holds (a runbook run, its resumptions, each command)."""
+    return f"run-{secrets.token_hex(6)}"
 
 
 def check_incident_id(incident: str) -> str:

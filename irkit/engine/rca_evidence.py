@@ -1,5 +1,5 @@
-"""The RCA's Evidence section: every bundle a collect recorded, and every bundle on disk under
-``incidents/<id>/evidence/``, with its manifest's file hashes and its custody record.
+"""The RCA's Evidence section, read off the disk: every bundle a collect recorded, and every
+bundle under ``incidents/<id>/evidence/``, with its manifest's file hashes and its custody record.
 
 Manifests are read with ``Manifest.from_json`` (which checks every field), and custody's
 ``manifest_sha256`` and the tarball's ``.sha256`` sidecar are compared with what was recorded.
@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from irkit.incident.paths import IncidentPaths
 from irkit.model.evidence import CUSTODY_NAME, MANIFEST_NAME, Manifest, ManifestError
-from irkit.model.incident_paths import IncidentPaths
 from irkit.render.rca_alert import text
 from irkit.render.rca_data import EvidenceBundle, EvidenceFailure, EvidenceFile
 

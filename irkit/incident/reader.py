@@ -1,9 +1,9 @@
-"""Read an incident's two journals for the RCA, tolerantly.
+"""An incident's journal read back tolerantly, for the RCA and ``irkit incidents``.
 
-``irkit.journal.Journal`` refuses a file with a bad line; the RCA must not: it is most needed
-after a crash (a torn last line) or a tampered file, and it says what it skipped instead.
-Each line becomes a ``RunEvent`` or an ``Entry`` with every field checked for its type, so a
-hand-edited journal cannot make the renderer fail half-way.
+``irkit.incident.state`` refuses a file with a bad line (resume must not guess); these readers
+must not: they are most needed after a crash (a torn last line) or a tampered file, and they
+say what they skipped instead. Each line becomes a ``RunEvent`` with every field checked for
+its type, so a hand-edited journal cannot make a renderer fail half-way.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from irkit.errors import IrkitError
-from irkit.model.journal import Change, Entry, RunEvent
+from irkit.model.journal import Change, RunEvent
 
 MAX_LINE = 4 * 1024 * 1024  # a journal line longer than this is not one irkit wrote
 
@@ -55,32 +55,10 @@ def run_events(path: Path, notes: list[str]) -> list[RunEvent]:
             changes=_changes(raw),
             error=_str(raw, "error"),
             time=_str(raw, "time"),
+            run=_str(raw, "run"),
         )
         for raw in read_lines(path, notes)
     ]
-
-
-def command_entries(path: Path, incident: str, notes: list[str]) -> list[Entry]:
-    return [
-        Entry(
-            command=_str(raw, "command"),
-            actor=_str(raw, "actor"),
-            target=_str(raw, "target"),
-            result=_str(raw, "result"),
-            incident=incident,
-            argv=[str(a) for a in raw.get("argv") or [] if isinstance(a, str | int | float)],
-            changes=_changes(raw),
-            outputs=_dict(raw, "outputs"),
-            error=_str(raw, "error"),
-            time=_str(raw, "time"),
-        )
-        for raw in read_lines(path, notes)
-        if raw.get("incident") == incident
-    ]
-
-
-def has_entries(path: Path, incident: str) -> bool:
-    return any(raw.get("incident") == incident for raw in read_lines(path, []))
 
 
 def _changes(raw: dict[str, Any]) -> list[Change]:

@@ -5,11 +5,14 @@ The state home is ``$IRKIT_HOME``, else ``$XDG_STATE_HOME/irkit``, else ``~/.loc
 ``IRKIT_RUN_INCIDENTS_DIR`` point elsewhere). Never the working directory: a responder who
 changes folders still finds the incident.
 
-<id>/journal.jsonl    the run's events (see irkit.model.journal)
-<id>/commands.jsonl   entries of the commands run by hand for it (isolate, release, scale, ...)
+<id>/journal.jsonl    the incident's one journal: the events of every run in it, runbook runs
+                      and the commands run by hand alike (see irkit.model.journal)
 <id>/evidence/        bundles collected for it
 <id>/rca.md           the RCA draft
-<id>/.lock            held while a run is in progress (one run per incident)
+<id>/.lock            held while a runbook run is in progress (one run per incident)
+
+A command run for no incident (a release or restore of nothing irkit recorded) is journaled in
+``<incidents>/journal.jsonl`` (``unfiled_journal``): the same format, outside every incident.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from irkit.model.incident import check_incident_id
+from irkit.incident.ids import check_incident_id
 
 
 @dataclass(frozen=True)
@@ -35,10 +38,6 @@ class IncidentPaths:
         return self.root / "journal.jsonl"
 
     @property
-    def commands(self) -> Path:
-        return self.root / "commands.jsonl"
-
-    @property
     def evidence(self) -> Path:
         return self.root / "evidence"
 
@@ -49,3 +48,8 @@ class IncidentPaths:
     @property
     def lock(self) -> Path:
         return self.root / ".lock"
+
+
+def unfiled_journal(base: Path) -> Path:
+    """Where a command that belongs to no incident is journaled."""
+    return base / "journal.jsonl"
