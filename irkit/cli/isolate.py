@@ -213,7 +213,8 @@ def release(
             names_suggested(cluster, tgt),
         ):
             rec.skip = dry_run
-            result = run(cluster, tgt, dry_run=dry_run, changes=rec.changes)
+            given = check_incident_id(incident) if incident else ""
+            result = run(cluster, tgt, incident=given, dry_run=dry_run, changes=rec.changes)
             rec.result = "ok" if rec.changes else "unchanged"
         if output != "text":
             print_data(
@@ -223,6 +224,7 @@ def release(
                     "policy_deleted": result.policy_deleted,
                     "unlabelled": result.unlabelled,
                     "restored": result.restored,
+                    "kept": result.kept,
                     "dry_run": dry_run,
                 },
                 output,
@@ -236,5 +238,7 @@ def release(
                 f"{prefix}released pod/{pod}"
                 + (f" (restored {result.restored[pod]})" if pod in result.restored else "")
             )
+        for pod in result.kept:
+            echo(f"kept pod/{pod} quarantined: another irkit quarantine still holds it")
         if not result.changes:
             echo("nothing to release: no irkit quarantine found for this target")
