@@ -13,7 +13,7 @@ import yaml
 
 from irkit.cluster.kube import connect
 from irkit.errors import ConfigError, Forbidden
-from irkit.settings import ClusterSettings, RetrySettings
+from irkit.settings import ClusterSettings
 from irkit.sim import SimCluster
 
 
@@ -42,12 +42,43 @@ def test_insecure_skip_tls_verify_warns_nothing(sim: SimCluster, tmp_path: Path)
     assert _pods(path) > 0  # filterwarnings=error: an InsecureRequestWarning would fail this
 
 
-def test_an_unknown_ca_is_refused(sim: SimCluster, tmp_path: Path) -> None:
+def test_an_unknown_ca_is_refused_at_once_as_a_config_error(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    """A certificate that does not verify is not an outage: no retries, a TLS hint."""
     path = _variant(sim, tmp_path, {}, {"token": sim.admin_token})  # no CA: the system's
-    with pytest.raises(Exception, match=r"cannot reach the API server|CERTIFICATE_VERIFY_FAILED"):
-        connect(ClusterSettings(kubeconfig=path, retry=RetrySettings(attempts=1))).list(
-            "pods", "production"
-        )
+    with pytest.raises(ConfigError, match=r"TLS with .* failed: .*CERTIFICATE_VERIFY_FAILED"):
+        connect(ClusterSettings(kubeconfig=path)).list("pods", "production")
+
+
+@pytest.mark.parametrize("value", ["false", "true", 0, "yes"])
+def test_insecure_skip_tls_verify_takes_a_real_boolean_only(
+    sim: SimCluster, tmp_path: Path, value: object
+) -> None:
+    """A quoted "false" used to turn verification off (bool("false") is True)."""
+    path = _variant(sim, tmp_path, {"insecure-skip-tls-verify": value}, {"token": "t"})
+    with pytest.raises(ConfigError, match="insecure-skip-tls-verify must be true or false"):
+        connect(ClusterSettings(kubeconfig=path))
+
+
+def test_insecure_with_a_ca_is_refused(sim: SimCluster, tmp_path: Path) -> None:
+    ca = sim.kubeconfig()["clusters"][0]["cluster"]["certificate-authority-data"]
+    cluster = {"insecure-skip-tls-verify": True, "certificate-authority-data": ca}
+    path = _variant(sim, tmp_path, cluster, {"token": sim.admin_token})
+    with pytest.raises(ConfigError, match="both set"):
+        connect(ClusterSettings(kubeconfig=path))
+
+
+def test_secrets_stay_out_of_reprs_and_yaml_errors(tmp_path: Path) -> None:
+    from irkit.cluster.kubeconfig import Credentials, load
+
+    creds = Credentials("https://x", "c", "u", token="TOKEN-CANARY", key_data=b"KEY-CANARY")
+    assert "CANARY" not in repr(creds)
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("users:\n- user: {token: TOKEN-CANARY\n  : [\n")
+    with pytest.raises(ConfigError) as info:
+        load(str(bad), None)
+    assert "CANARY" not in str(info.value) and "invalid YAML at line" in str(info.value)
 
 
 def test_exec_plugins_supply_the_token(sim: SimCluster, tmp_path: Path) -> None:
@@ -94,7 +125,5 @@ def test_tls_server_name_is_the_name_checked(sim: SimCluster, tmp_path: Path) ->
     bad = _variant(
         sim, tmp_path, {"certificate-authority-data": ca, "tls-server-name": "evil.example"}, token
     )
-    with pytest.raises(Exception, match=r"cannot reach the API server.*(hostname|match)"):
-        connect(ClusterSettings(kubeconfig=bad, retry=RetrySettings(attempts=1))).list(
-            "pods", "production"
-        )
+    with pytest.raises(ConfigError, match=r"TLS with .* failed: .*hostname 'evil.example'"):
+        connect(ClusterSettings(kubeconfig=bad)).list("pods", "production")
