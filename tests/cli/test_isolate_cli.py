@@ -159,9 +159,9 @@ def test_another_incident_never_releases_or_rewrites_a_quarantine(
     assert wider.returncode == 1, wider.stderr
     assert "joining that incident never changes its quarantine" in wider.stderr
 
+    kubectl = ["kubectl", "--kubeconfig", sim.kubeconfig_path, "-n", "production", "-o", "json"]
     out = subprocess.run(
-        ["kubectl", "--kubeconfig", sim.kubeconfig_path, "get", "networkpolicy", policy]
-        + ["-n", "production", "-o", "json"],
+        [*kubectl, "get", "networkpolicy", policy],
         capture_output=True,
         text=True,
         check=True,
