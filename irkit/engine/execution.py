@@ -31,7 +31,7 @@ from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
 from irkit.engine.result import RunResult, StepReport, resume_line
 from irkit.engine.steps import StepCall, StepOutcome, runner_for
-from irkit.errors import IrkitError, NotifyError, PartialError, Unavailable
+from irkit.errors import IrkitError, NotifyError, PartialError, Unavailable, UploadError
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import RUN_END, STEP_CHANGE, STEP_END, STEP_START, Change, RunEvent
 from irkit.runbook.model import Action, Runbook, Step
@@ -203,6 +203,9 @@ class Execution:
         warnings = list(outcome.warnings) if outcome else []
         outputs = dict(outcome.outputs) if outcome else {}
         data: dict[str, Any] = {"outputs": outputs, "warnings": warnings} if outcome else {}
+        if isinstance(e, UploadError) and e.kept:  # the local bundle stays: its hash on record
+            outputs |= e.kept
+            data["outputs"] = outputs
         self.event(STEP_END, step, status="failed", data=data, changes=changes, error=str(e))
         then = "continuing (on_failure: continue)" if step.on_failure == "continue" else "abort"
         self.out(f"{prefix}: failed - {e} [{then}]")
