@@ -127,3 +127,59 @@ def test_tls_server_name_is_the_name_checked(sim: SimCluster, tmp_path: Path) ->
     )
     with pytest.raises(ConfigError, match=r"TLS with .* failed: .*hostname 'evil.example'"):
         connect(ClusterSettings(kubeconfig=bad)).list("pods", "production")
+
+
+def _client_pair() -> tuple[bytes, bytes]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "responder")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+def test_inline_client_key_never_stays_on_disk(
+    sim: SimCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review finding: client-key-data went to a temp file removed only at exit, so a killed
+    irkit left the private key behind. It is loaded once into the TLS context and deleted."""
+    import base64
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    cert, key = _client_pair()
+    ca = sim.kubeconfig()["clusters"][0]["cluster"]["certificate-authority-data"]
+    user = {
+        "token": sim.admin_token,
+        "client-certificate-data": base64.b64encode(cert).decode(),
+        "client-key-data": base64.b64encode(key).decode(),
+    }
+    path = _variant(sim, tmp_path, {"certificate-authority-data": ca}, user)
+    assert _pods(path) > 0
+    assert list((tmp_path / "tmp").iterdir()) == []
+    user["client-key-data"] = base64.b64encode(b"not a key").decode()
+    with pytest.raises(ConfigError, match="client certificate or key"):
+        connect(ClusterSettings(kubeconfig=_variant(sim, tmp_path, {}, user)))
+    assert list((tmp_path / "tmp").iterdir()) == []
