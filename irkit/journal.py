@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from irkit.errors import IrkitError
+from irkit.fsutil import private_dirs
 from irkit.model.journal import Entry, RunEvent
 
 
@@ -23,7 +24,7 @@ class Journal:
     def append(self, entry: Entry | RunEvent) -> None:
         line = json.dumps(entry.to_json(), separators=(",", ":"), sort_keys=True) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dirs(self.path.parent)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)

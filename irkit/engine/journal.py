@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from irkit.errors import IrkitError, Locked
+from irkit.fsutil import private_dirs
 from irkit.journal import Journal
 from irkit.model.incident_paths import IncidentPaths
 from irkit.model.journal import RUN_END, RUN_START, STEP_END, STEP_START, RunEvent
@@ -52,7 +53,7 @@ class NoJournal:
 def incident_lock(paths: IncidentPaths) -> Iterator[None]:
     """One run per incident at a time; a second one gets ``Locked`` at once (no waiting)."""
     try:
-        paths.root.mkdir(parents=True, exist_ok=True)
+        private_dirs(paths.root)
         fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as e:
         raise IrkitError(f"cannot create {paths.lock}: {e.strerror or e}") from e

@@ -27,6 +27,8 @@ CLI = Path(__file__).resolve().parents[2] / "irkit" / "cli"
         ("two\nlines", r"two\nlines"),
         ("tab\tkept", "tab\tkept"),
         ("rtl\u202eevil\u2066", r"rtl\u202eevil\u2066"),
+        ("line\u2028sep\u2029par", r"line\u2028sep\u2029par"),
+        ("zero\u200bwidth\ufeff", r"zero\u200bwidth\ufeff"),
         ("ünïcode ✓ 日本", "ünïcode ✓ 日本"),
     ],
 )
