@@ -57,7 +57,12 @@ class Transport:
             if creds.tls_server_name:
                 tls["server_hostname"] = creds.tls_server_name
                 tls["assert_hostname"] = creds.tls_server_name
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=False, **tls)
+        proxy = creds.proxy_url or env_proxy(creds.server)
+        self._pool: urllib3.PoolManager = (
+            urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, retries=False, **tls)
+            if proxy
+            else urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=False, **tls)
+        )
 
     def request(
         self,
@@ -162,6 +167,19 @@ def _plugin_auth(
         )
 
     return header, cfg.cert_file or cert_file, cfg.key_file or key_file
+
+
+def env_proxy(server: str) -> str | None:
+    """HTTPS_PROXY/HTTP_PROXY for ``server`` unless NO_PROXY covers it; never for a loopback
+    host (kubectl's Go HTTP stack skips those too)."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(server)
+    host = parts.hostname or ""
+    if host in ("localhost", "::1") or host.startswith("127.") or proxy_bypass(host):
+        return None
+    return getproxies().get(parts.scheme) or None
 
 
 Pem = tuple[bytes | None, str | None]  # inline data, else a file

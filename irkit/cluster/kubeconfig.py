@@ -47,6 +47,8 @@ class Credentials:
     key_file: str | None = None
     insecure: bool = False
     tls_server_name: str | None = None
+    proxy_url: str | None = None
+    """The kubeconfig cluster's ``proxy-url``; else HTTPS_PROXY/NO_PROXY as kubectl reads them."""
     plugin: str | None = None
     """"exec" or "auth-provider" when a plugin must supply the credentials."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -203,6 +205,7 @@ def _credentials(
         key_file=_path(user.get("client-key"), ubase),
         insecure=_insecure(cluster.get("insecure-skip-tls-verify"), ca_given),
         tls_server_name=_str(cluster.get("tls-server-name")),
+        proxy_url=_str(cluster.get("proxy-url")),
         plugin=plugin,
         raw=merged,
     )

@@ -183,3 +183,72 @@ def test_inline_client_key_never_stays_on_disk(
     with pytest.raises(ConfigError, match="client certificate or key"):
         connect(ClusterSettings(kubeconfig=_variant(sim, tmp_path, {}, user)))
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+class _ConnectProxy:
+    """An HTTP CONNECT proxy on 127.0.0.1 that tunnels to the simulator and counts tunnels."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.tunnels: list[bytes] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += client.recv(4096)
+            target = head.split(b" ")[1]
+            self.tunnels.append(target)
+            host, port = target.rsplit(b":", 1)
+            upstream = socket.create_connection((host.decode(), int(port)))
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: Any, dst: Any) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            dst.close()
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_proxy_url_is_honoured(sim: SimCluster, tmp_path: Path) -> None:
+    """Review finding: the hand-written transport dropped the kubeconfig's proxy-url (the
+    official client honoured it), cutting off responders who reach the API through a proxy."""
+    proxy = _ConnectProxy()
+    try:
+        ca = sim.kubeconfig()["clusters"][0]["cluster"]["certificate-authority-data"]
+        cluster = {"certificate-authority-data": ca, "proxy-url": proxy.url}
+        assert _pods(_variant(sim, tmp_path, cluster, {"token": sim.admin_token})) > 0
+        assert proxy.tunnels and proxy.tunnels[0].startswith(b"127.0.0.1:")
+    finally:
+        proxy.close()
+
+
+def test_environment_proxies_skip_loopback_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from irkit.cluster.http import env_proxy
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert env_proxy("https://127.0.0.1:6443") is None
+    assert env_proxy("https://api.internal.example") is None
+    assert env_proxy("https://api.cluster.example") == "http://127.0.0.1:9"
