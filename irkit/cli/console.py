@@ -114,6 +114,13 @@ def install_log_handler() -> None:
         root.addHandler(LogHandler(logging.WARNING))
 
 
+def traceback_cleaned(error: BaseException) -> None:
+    """An unexpected traceback (a bug; or IRKIT_DEBUG) quotes cluster data too: cleaned."""
+    import traceback
+
+    sys.stderr.write(clean("".join(traceback.format_exception(error)), block=True))
+
+
 def console(*, stderr: bool = False) -> Console:
     """A rich Console whose every string (printed, or a table cell) goes through ``clean``."""
     from rich.console import Console
