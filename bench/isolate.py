@@ -5,7 +5,7 @@ each ``--latency`` it writes a scenario (one namespace, one Deployment of N repl
 NetworkPolicy, and a fault rule delaying every request by the latency: the round trip to a
 real API server) to a temporary folder, starts ``irkit sim serve`` on 127.0.0.1 in its own
 process (as an API server is: it does not share this process's interpreter lock), connects
-through irkit's own adapter (``irkit.cluster.kube.connect``, the official client underneath)
+through irkit's own adapter (``irkit.cluster.kube.connect``, irkit's urllib3 transport)
 and then, ``--runs`` times: isolates the Deployment (timed, requests counted) and releases it
 (not counted). It also counts a second isolate that finds everything in place (the no-op a
 resumed run makes).

@@ -219,7 +219,14 @@ class EvidenceError(IrkitError):
 
 
 class UploadError(EvidenceError):
-    """The upload failed; the local bundle is kept and the message says where it is."""
+    """The upload failed; the local bundle is kept and the message says where it is.
+    ``kept``: that bundle's ``bundle``, ``tarball`` and ``sha256``, for the journal."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, kept: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.kept = kept or {}
 
 
 class AuditSourceError(IrkitError):

@@ -289,5 +289,10 @@ def _upload(bundle: Bundle, stores: Sequence[EvidenceStore], incident: str) -> l
             raise UploadError(
                 f"{e}; the local bundle is kept: {bundle.tarball} (sha256 {bundle.sha256})",
                 hint=e.hint or "fix the cause, then upload the tarball again, or rerun collect",
+                kept={
+                    "bundle": bundle.name,
+                    "tarball": str(bundle.tarball),
+                    "sha256": bundle.sha256,
+                },
             ) from e
     return stored

@@ -122,8 +122,11 @@ def isolate(
     name = policy_name(target)
     policies = cluster.list("networkpolicies", target.namespace)
     current = next((p for p in policies if p["metadata"]["name"] == name), None)
+    joined = False
     if req.join_existing and current is not None and is_ours(current):
-        req = replace(req, incident=_joinable(_incident_of(current)) or req.incident)
+        owner = _joinable(incident_of(current))
+        joined = owner is not None and owner != req.incident
+        req = replace(req, incident=owner or req.incident)
     selector = _selector(resolved, scope, req.incident)
     # Everything that can refuse does so here, before the first write.
     if current is not None:
@@ -138,6 +141,12 @@ def isolate(
             remedy=Remedy("isolate-strict-conflict"),
         )
     desired = _policy(name, target, selector, req)
+    if joined and current is not None and not same_spec(current.get("spec"), desired["spec"]):
+        raise Conflict(
+            f"{target} is already quarantined by incident {req.incident!r} with another policy "
+            "spec; joining that incident never changes its quarantine",
+            hint=f"use --incident {req.incident} to change it on purpose",
+        )
     changes = [] if changes is None else changes
     status, policy, change = _apply_policy(cluster, target, desired, current, req.dry_run)
     if change:
@@ -184,7 +193,7 @@ def _check_owner(policy: Obj, target: Target, incident: str) -> None:
             hint="rename or delete it, then re-run",
         )
     check_same_target(policy, target)
-    owner = _incident_of(policy)
+    owner = incident_of(policy)
     if owner is not None and owner != incident:
         raise Conflict(
             f"{target} is already quarantined by incident {owner!r} (NetworkPolicy {name!r}); "
@@ -203,7 +212,8 @@ def _joinable(incident: str | None) -> str | None:
         return None
 
 
-def _incident_of(policy: Obj) -> str | None:
+def incident_of(policy: Obj) -> str | None:
+    """The incident recorded on one of irkit's policies (annotation, else label), if any."""
     meta = policy["metadata"]
     owner = (meta.get("annotations") or {}).get(INCIDENT_KEY) or (meta.get("labels") or {}).get(
         INCIDENT_KEY

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from irkit.actions.isolate import TARGET_ANNOTATION, check_same_target, policy_name
+from irkit.actions.isolate import TARGET_ANNOTATION, check_same_target, incident_of, policy_name
 from irkit.actions.netpol import QUARANTINE_LABEL, is_ours
 from irkit.actions.quarantine_pods import DETACHED_ANNOTATION
 from irkit.actions.targets import resolve
@@ -40,9 +40,15 @@ class ReleaseResult:
 
 
 def release(
-    cluster: Cluster, target: Target, *, dry_run: bool = False, changes: list[Change] | None = None
+    cluster: Cluster,
+    target: Target,
+    *,
+    incident: str = "",
+    dry_run: bool = False,
+    changes: list[Change] | None = None,
 ) -> ReleaseResult:
-    """Undo ``isolate``: delete its policy, remove quarantine labels, restore detached labels."""
+    """Undo ``isolate``: delete its policy, remove quarantine labels, restore detached labels.
+    ``incident``, when given, must be the quarantine's own: another incident never lifts it."""
     name = policy_name(target)
     namespace = target.namespace
     changes = [] if changes is None else changes
@@ -57,6 +63,13 @@ def release(
                 f"NetworkPolicy {name!r} in {namespace} was not created by irkit; leaving it alone"
             )
         check_same_target(policy, target)
+        owner = incident_of(policy)
+        if incident and owner is not None and owner != incident:
+            raise Conflict(
+                f"{target} is quarantined by incident {owner!r}, not {incident!r}: another "
+                "incident never lifts that quarantine",
+                hint=f"release it under its own incident: --incident {owner}",
+            )
         cluster.delete("networkpolicies", namespace, name, dry_run=dry_run)
         deleted = True
         changes.append(

@@ -7,13 +7,14 @@ kubectl; ``--install-completion`` / ``--show-completion`` set up shell completio
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from irkit import __version__
 from irkit.cli.collect import collect, verify
-from irkit.cli.console import echo, install_log_handler
+from irkit.cli.console import echo, install_log_handler, traceback_cleaned
 from irkit.cli.incidents import incidents_app
 from irkit.cli.isolate import isolate, release
 from irkit.cli.preflight import preflight, rbac
@@ -79,4 +80,8 @@ def version() -> None:
 
 def main() -> None:
     install_log_handler()
-    app(prog_name="irkit")
+    try:
+        app(prog_name="irkit")
+    except Exception as e:  # typer re-raises what it does not know; SystemExit passes by
+        traceback_cleaned(e)
+        sys.exit(1)

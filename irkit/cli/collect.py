@@ -104,7 +104,7 @@ def collect(
     from irkit.actions.collect import collect as run
     from irkit.audit.source import AuditScope
     from irkit.cli.collect_options import parse_actor, parse_tags, parse_time
-    from irkit.errors import PartialError, UsageError
+    from irkit.errors import PartialError, UploadError, UsageError
     from irkit.incident.ids import incident_or_new
     from irkit.incident.paths import IncidentPaths
 
@@ -141,19 +141,23 @@ def collect(
             names_suggested(cluster, tgt),
             _progress() as bar,
         ):
-            result = run(
-                cluster,
-                tgt,
-                out_dir=out or IncidentPaths.of(inc, incidents_dir()).evidence,
-                incident=inc,
-                concurrency=concurrency,
-                audit_sources=sources,
-                audit_scope=scope,
-                stores=stores,
-                progress=bar,
-                collector=Collector.here(command_line()),
-                state_only=state_only,
-            )
+            try:
+                result = run(
+                    cluster,
+                    tgt,
+                    out_dir=out or IncidentPaths.of(inc, incidents_dir()).evidence,
+                    incident=inc,
+                    concurrency=concurrency,
+                    audit_sources=sources,
+                    audit_scope=scope,
+                    stores=stores,
+                    progress=bar,
+                    collector=Collector.here(command_line()),
+                    state_only=state_only,
+                )
+            except UploadError as e:  # the local bundle is kept: its hash goes on record
+                rec.outputs = dict(e.kept)
+                raise
             rec.result = "ok" if result.status == "complete" else "partial"
             rec.outputs = _summary(result)
         _report(result, output)

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 # C0 controls but \t and \n, DEL, C1 controls (0x80-0x9f: CSI is 0x9b), and the Unicode
-# bidirectional overrides and isolates that reorder what a line appears to say.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_KEEP_NL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+# bidirectional overrides and isolates that reorder what a line appears to say, the line and
+# paragraph separators some terminals break on, and the zero-width characters that hide text.
+_INVISIBLE = "\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+_UNSAFE = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_INVISIBLE}]")
+_UNSAFE_KEEP_NL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
 _NAMED = {"\r": "\\r", "\n": "\\n", "\x1b": "\\x1b"}
 
 
@@ -112,6 +112,13 @@ def install_log_handler() -> None:
     root = logging.getLogger()
     if not any(isinstance(h, LogHandler) for h in root.handlers):
         root.addHandler(LogHandler(logging.WARNING))
+
+
+def traceback_cleaned(error: BaseException) -> None:
+    """An unexpected traceback (a bug; or IRKIT_DEBUG) quotes cluster data too: cleaned."""
+    import traceback
+
+    sys.stderr.write(clean("".join(traceback.format_exception(error)), block=True))
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -221,7 +221,8 @@ def release(
             journaled(journal, "release", cluster.identity.user, tgt, inc, dry_run=dry_run) as rec,
             names_suggested(cluster, tgt),
         ):
-            result = run(cluster, tgt, dry_run=dry_run, changes=rec.changes)
+            given = check_incident_id(incident) if incident else ""
+            result = run(cluster, tgt, incident=given, dry_run=dry_run, changes=rec.changes)
             rec.result = "ok" if rec.changes else "unchanged"
         if output != "text":
             print_data(
@@ -231,6 +232,7 @@ def release(
                     "policy_deleted": result.policy_deleted,
                     "unlabelled": result.unlabelled,
                     "restored": result.restored,
+                    "kept": result.kept,
                     "dry_run": dry_run,
                 },
                 output,
@@ -244,5 +246,7 @@ def release(
                 f"{prefix}released pod/{pod}"
                 + (f" (restored {result.restored[pod]})" if pod in result.restored else "")
             )
+        for pod in result.kept:
+            echo(f"kept pod/{pod} quarantined: another irkit quarantine still holds it")
         if not result.changes:
             echo("nothing to release: no irkit quarantine found for this target")

@@ -8,14 +8,14 @@ also refreshes them as they expire.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import contextlib
 import json
 import os
+import ssl
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -33,13 +33,13 @@ TOKEN_REREAD_SECONDS = 60.0  # projected service-account tokens rotate; kubectl 
 class Transport:
     def __init__(self, creds: Credentials, pool_size: int) -> None:
         self.server = creds.server
-        cert_file, key_file = (
-            _file(creds.cert_data, creds.cert_file),
-            _file(creds.key_data, creds.key_file),
-        )
+        cert_file, key_file = creds.cert_file, creds.key_file
+        cert_data, key_data = creds.cert_data, creds.key_data
         self._auth: Callable[[], dict[str, str]] = _static_auth(creds)
         if creds.plugin:
             self._auth, cert_file, key_file = _plugin_auth(creds, cert_file, key_file)
+            cert_data = cert_data if cert_file == creds.cert_file else None  # the plugin's wins
+            key_data = key_data if key_file == creds.key_file else None
         tls: dict[str, Any] = {}
         if creds.server.startswith("https://"):
             if creds.insecure:
@@ -51,12 +51,18 @@ class Transport:
                     tls["ca_cert_data"] = creds.ca_data.decode("ascii", "replace")
                 elif creds.ca_file:
                     tls["ca_certs"] = creds.ca_file
-            if cert_file:
-                tls["cert_file"], tls["key_file"] = cert_file, key_file
+            if cert_file or cert_data:
+                client = ((cert_data, cert_file), (key_data, key_file))
+                tls["ssl_context"] = _client_context(tls["cert_reqs"], *client)
             if creds.tls_server_name:
                 tls["server_hostname"] = creds.tls_server_name
                 tls["assert_hostname"] = creds.tls_server_name
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=False, **tls)
+        proxy = creds.proxy_url or env_proxy(creds.server)
+        self._pool: urllib3.PoolManager = (
+            urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, retries=False, **tls)
+            if proxy
+            else urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=False, **tls)
+        )
 
     def request(
         self,
@@ -163,18 +169,51 @@ def _plugin_auth(
     return header, cfg.cert_file or cert_file, cfg.key_file or key_file
 
 
-def _file(data: bytes | None, path: str | None) -> str | None:
-    """urllib3 loads client certificates from files: inline data goes to a private temp file,
-    removed when irkit exits."""
+def env_proxy(server: str) -> str | None:
+    """HTTPS_PROXY/HTTP_PROXY for ``server`` unless NO_PROXY covers it; never for a loopback
+    host (kubectl's Go HTTP stack skips those too)."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(server)
+    host = parts.hostname or ""
+    if host in ("localhost", "::1") or host.startswith("127.") or proxy_bypass(host):
+        return None
+    return getproxies().get(parts.scheme) or None
+
+
+Pem = tuple[bytes | None, str | None]  # inline data, else a file
+
+
+def _client_context(cert_reqs: str, cert: Pem, key: Pem) -> ssl.SSLContext:
+    """The client certificate loaded once into the TLS context. Inline key material goes
+    through a private temp file only for ``load_cert_chain`` and is gone right after: a
+    killed irkit leaves no private key behind (urllib3 would re-read files per connection)."""
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context(
+        cert_reqs=ssl.CERT_NONE if cert_reqs == "CERT_NONE" else ssl.CERT_REQUIRED
+    )
+    with _pem(*cert) as cert_path, _pem(*key) as key_path:
+        if cert_path is None:
+            raise ConfigError("a client key without a client certificate in the kubeconfig")
+        try:
+            context.load_cert_chain(cert_path, key_path)
+        except (OSError, ssl.SSLError) as e:
+            raise ConfigError(f"cannot load the client certificate or key: {e}") from None
+    return context
+
+
+@contextlib.contextmanager
+def _pem(data: bytes | None, path: str | None) -> Iterator[str | None]:
     if data is None:
-        return path
-    fd, name = tempfile.mkstemp(prefix="irkit-kubeconfig-", suffix=".pem")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    atexit.register(_remove, name)
-    return name
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
+        yield path
+        return
+    fd, name = tempfile.mkstemp(prefix="irkit-kubeconfig-", suffix=".pem")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        yield name
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)

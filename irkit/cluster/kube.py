@@ -42,7 +42,7 @@ from irkit.cluster.errors import RequestInfo, from_status, from_transport
 from irkit.cluster.http import Transport, in_cluster
 from irkit.cluster.kubeconfig import in_cluster_available, load
 from irkit.cluster.port import Identity, Obj, PatchType
-from irkit.errors import ClusterError, ConfigError, IrkitError, Remedy
+from irkit.errors import ClusterError, ConfigError, IrkitError, Remedy, cut
 from irkit.model.kinds import ResourceType, api_path, by_name
 from irkit.settings import ClusterSettings, RetrySettings
 
@@ -249,6 +249,11 @@ class KubeCluster:
         response = self._open(method, path, info, query=query, body=body, content_type=content_type)
         try:
             data = response.data
+        except urllib3.exceptions.SSLError as e:  # a bad CA or server name: retrying won't help
+            raise ConfigError(
+                f"TLS with {self.identity.server} failed: {cut(str(e), 200)}",
+                hint="check the kubeconfig's certificate-authority and tls-server-name",
+            ) from e
         except urllib3.exceptions.HTTPError as e:
             raise from_transport(e, info, self.identity.server) from e
         finally:
@@ -281,6 +286,11 @@ class KubeCluster:
                 body=body,
                 timeout=self.settings.request_timeout,
             )
+        except urllib3.exceptions.SSLError as e:  # a bad CA or server name: retrying won't help
+            raise ConfigError(
+                f"TLS with {self.identity.server} failed: {cut(str(e), 200)}",
+                hint="check the kubeconfig's certificate-authority and tls-server-name",
+            ) from e
         except urllib3.exceptions.HTTPError as e:
             raise from_transport(e, info, self.identity.server) from e
         except (OSError, ssl.SSLError) as e:  # a credential file gone, TLS set-up trouble
@@ -296,6 +306,11 @@ class KubeCluster:
     def _chunks(self, response: Any, info: RequestInfo) -> Iterator[bytes]:
         try:
             yield from response.stream(64 * 1024, decode_content=True)
+        except urllib3.exceptions.SSLError as e:  # a bad CA or server name: retrying won't help
+            raise ConfigError(
+                f"TLS with {self.identity.server} failed: {cut(str(e), 200)}",
+                hint="check the kubeconfig's certificate-authority and tls-server-name",
+            ) from e
         except urllib3.exceptions.HTTPError as e:
             raise from_transport(e, info, self.identity.server) from e
 

@@ -35,18 +35,20 @@ class Credentials:
     user: str
     namespace: str = ""
     """The context's namespace; "" when it names none (commands then use "default")."""
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     token_file: str | None = None
-    username: str | None = None
-    password: str | None = None
-    ca_data: bytes | None = None
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    ca_data: bytes | None = field(default=None, repr=False)
     ca_file: str | None = None
-    cert_data: bytes | None = None
+    cert_data: bytes | None = field(default=None, repr=False)
     cert_file: str | None = None
-    key_data: bytes | None = None
+    key_data: bytes | None = field(default=None, repr=False)
     key_file: str | None = None
     insecure: bool = False
     tls_server_name: str | None = None
+    proxy_url: str | None = None
+    """The kubeconfig cluster's ``proxy-url``; else HTTPS_PROXY/NO_PROXY as kubectl reads them."""
     plugin: str | None = None
     """"exec" or "auth-provider" when a plugin must supply the credentials."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -153,7 +155,10 @@ def _read(path: Path, source: str) -> dict[str, Any] | None:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not a kubeconfig: {e}", remedy=HINT) from None
+        # Only where: PyYAML's message quotes the offending line, which may hold a token.
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not a kubeconfig: invalid YAML{where}", remedy=HINT) from None
     if doc is None:
         return None  # an empty file is skipped, as kubectl skips it
     if not isinstance(doc, dict):
@@ -180,6 +185,9 @@ def _credentials(
     cbase = cluster.get("", {}).get("base", Path())
     ubase = user.get("", {}).get("base", Path())
     plugin = "exec" if user.get("exec") else "auth-provider" if user.get("auth-provider") else None
+    ca_given = bool(
+        cluster.get("certificate-authority-data") or cluster.get("certificate-authority")
+    )
     return Credentials(
         server=server.rstrip("/"),
         context=context,
@@ -195,11 +203,29 @@ def _credentials(
         cert_file=_path(user.get("client-certificate"), ubase),
         key_data=_b64(user.get("client-key-data"), "client-key-data"),
         key_file=_path(user.get("client-key"), ubase),
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        insecure=_insecure(cluster.get("insecure-skip-tls-verify"), ca_given),
         tls_server_name=_str(cluster.get("tls-server-name")),
+        proxy_url=_str(cluster.get("proxy-url")),
         plugin=plugin,
         raw=merged,
     )
+
+
+def _insecure(value: Any, ca_given: bool) -> bool:
+    """kubectl's rules: a real boolean only (the string "false" must not turn verification
+    off), and never together with a CA."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"insecure-skip-tls-verify must be true or false, not {value!r}", remedy=HINT
+        )
+    if value and ca_given:
+        raise ConfigError(
+            "insecure-skip-tls-verify and a certificate authority are both set: choose one",
+            remedy=HINT,
+        )
+    return value
 
 
 def _str(value: Any) -> str | None:

@@ -32,7 +32,7 @@ from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
 from irkit.engine.result import RunResult, StepReport, resume_line
 from irkit.engine.steps import StepCall, StepOutcome, runner_for
-from irkit.errors import IrkitError, PartialError
+from irkit.errors import IrkitError, PartialError, UploadError
 from irkit.incident.ids import new_run_id
 from irkit.incident.journal import EventSink
 from irkit.incident.paths import IncidentPaths
@@ -210,6 +210,9 @@ class Execution:
         warnings = list(outcome.warnings) if outcome else []
         outputs = dict(outcome.outputs) if outcome else {}
         data: dict[str, Any] = {"outputs": outputs, "warnings": warnings} if outcome else {}
+        if isinstance(e, UploadError) and e.kept:  # the local bundle stays: its hash on record
+            outputs |= e.kept
+            data["outputs"] = outputs
         self.event(STEP_END, step, status="failed", data=data, changes=changes, error=str(e))
         then = "continuing (on_failure: continue)" if step.on_failure == "continue" else "abort"
         self.out(f"{prefix}: failed - {e} [{then}]")

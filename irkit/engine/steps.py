@@ -151,7 +151,13 @@ def _isolate(call: StepCall) -> StepOutcome:
 
 
 def _release(call: StepCall) -> StepOutcome:
-    r = release(call.adapters.cluster, call.tgt, dry_run=call.dry_run, changes=call.changes)
+    r = release(
+        call.adapters.cluster,
+        call.tgt,
+        incident=call.incident,
+        dry_run=call.dry_run,
+        changes=call.changes,
+    )
     outputs = {"policy": r.policy_name, "pods": r.unlabelled}
     note = f"networkpolicy/{r.policy_name} {'deleted' if r.policy_deleted else 'absent'}"
     return StepOutcome(_status(call), outputs, note, _plan(call))

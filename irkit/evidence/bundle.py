@@ -37,6 +37,7 @@ import yaml
 
 from irkit.errors import EvidenceError
 from irkit.evidence.archive import TarStream, write_sidecar
+from irkit.fsutil import private_dirs
 from irkit.model.evidence import (
     CUSTODY_NAME,
     DOCUMENTS,
@@ -107,7 +108,7 @@ class BundleWriter:
         self.name = bundle_name(incident, label, self.created, token(), kind)
         self.folder = Path(out_dir) / self.name
         try:
-            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            private_dirs(self.folder.parent)
             self.folder.mkdir(mode=0o700)
         except FileExistsError:
             raise EvidenceError(f"the bundle folder {self.folder} already exists") from None

@@ -10,6 +10,9 @@ object as applied (of a Secret: its data). So every object goes through ``redact
   Job, ...) and a CronJob's ``spec.jobTemplate.spec.template.spec``, becomes
   ``"<redacted: N bytes>"`` when the variable's NAME looks secret (``secret_name``). The name
   stays, and the fact that a value was there; ``valueFrom`` (a reference, no value) is kept.
+- in those containers also: ``user:password@`` in any URL of an env value, ``command`` or
+  ``args``; the value of ``--flag=value`` arguments whose flag looks secret; and
+  ``Authorization``/``Cookie``-like headers of probes' and lifecycle hooks' ``httpGet``.
 - ``last-applied-configuration``: dropped from a Secret (with ``data`` and ``stringData``, should
   a Secret ever be passed here); on any other object parsed and redacted by the same rules,
   or dropped when it is not a JSON object.
@@ -101,10 +104,27 @@ def _pod_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
 def _container(container: Any) -> Any:
-    if not isinstance(container, dict) or not isinstance(container.get("env"), list):
+    if not isinstance(container, dict):
         return container
-    return {**container, "env": [_env(e) for e in container["env"]]}
+    out = dict(container)
+    if isinstance(out.get("env"), list):
+        out["env"] = [_env(e) for e in out["env"]]
+    for key in ("command", "args"):
+        if isinstance(out.get(key), list):
+            out[key] = [_arg(a) for a in out[key]]
+    for key in PROBES:
+        if key in out:
+            out[key] = _handler(out[key])
+    lifecycle = out.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        out["lifecycle"] = {k: _handler(v) for k, v in lifecycle.items()}
+    return out
 
 
 def _env(env: Any) -> Any:
@@ -113,7 +133,45 @@ def _env(env: Any) -> Any:
     name, value = env.get("name"), env["value"]
     if not isinstance(name, str) or secret_name(name):
         return {**env, "value": redacted(value if isinstance(value, str) else json.dumps(value))}
+    if isinstance(value, str):
+        return {**env, "value": without_url_credentials(value)}
     return env
+
+
+def without_url_credentials(text: str) -> str:
+    """``postgres://app:hunter2@db/x`` -> ``postgres://<redacted>@db/x``, whatever the name."""
+    return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}<redacted>@", text)
+
+
+def _arg(arg: Any) -> Any:
+    """``--db-password=hunter2`` keeps its flag, not its value; URL credentials go too."""
+    if not isinstance(arg, str):
+        return arg
+    flag, eq, value = arg.partition("=")
+    if eq and flag.startswith("-") and secret_name(flag.lstrip("-")):
+        return f"{flag}={redacted(value)}"
+    return without_url_credentials(arg)
+
+
+def _handler(handler: Any) -> Any:
+    """A probe's or lifecycle hook's ``httpGet.httpHeaders``: Authorization and the like."""
+    if not isinstance(handler, dict) or not isinstance(handler.get("httpGet"), dict):
+        return handler
+    get = handler["httpGet"]
+    headers = get.get("httpHeaders")
+    if not isinstance(headers, list):
+        return handler
+    kept = [_header(h) for h in headers]
+    return {**handler, "httpGet": {**get, "httpHeaders": kept}}
+
+
+def _header(header: Any) -> Any:
+    if not isinstance(header, dict) or not isinstance(header.get("value"), str):
+        return header
+    name = str(header.get("name", ""))
+    if name.lower() in SECRET_HEADERS or secret_name(name):
+        return {**header, "value": redacted(header["value"])}
+    return header
 
 
 def _without_last_applied(obj: dict[str, Any], secret: bool) -> dict[str, Any]:

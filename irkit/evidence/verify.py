@@ -117,6 +117,7 @@ def verify_bundle(
     if local.is_dir():
         with _readable(text):
             report = _compare(text, *_scan_folder(local))
+        _check_name(report, local.name, report.bundle)
         if expected.sha256 is not None:
             raise VerifyError(
                 "is the hash of a tarball: give the .tar.gz, not a folder", option="sha256"
@@ -130,6 +131,7 @@ def verify_bundle(
         with _readable(text):
             report = _compare(text, *_scan_tarball(local))
             report.sha256, _ = sha256_file(local)
+        _check_name(report, local.name, f"{report.bundle}.tar.gz")
         sidecar = local.with_name(local.name + ".sha256")
         has_sidecar = sidecar.is_file()
         if has_sidecar:
@@ -138,6 +140,15 @@ def verify_bundle(
         _check_expected(report, expected, sidecar=has_sidecar)
         return report
     raise VerifyError(f"no bundle at {text}: give a bundle folder, a .tar.gz or an s3:// URI")
+
+
+def _check_name(report: VerifyReport, actual: str, wanted: str) -> None:
+    """A bundle is recorded (journal, RCA, custody) by its name: a manifest renamed to dodge
+    that record no longer matches the file it travels in."""
+    if actual != wanted:
+        report.problems.append(
+            f"the file is named {actual!r} but its manifest says the bundle is {wanted!r}"
+        )
 
 
 def _check_expected(report: VerifyReport, expected: Expected, *, sidecar: bool) -> None:
@@ -182,8 +193,8 @@ def _check_journal(report: VerifyReport, expected: Expected) -> bool:
         with _readable(str(journal)):
             recorded |= recorded_sha256(journal, incident, report.bundle)
     shown = ", ".join(str(j) for j in journals)
-    if not recorded:
-        (report.problems if expected.incident else report.notes).append(
+    if not recorded:  # the incident's journal exists: a bundle of it must be in it
+        report.problems.append(
             f"the journal of incident {incident} ({shown}) records no bundle {report.bundle}"
         )
         return False

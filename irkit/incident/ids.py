@@ -24,7 +24,7 @@ def new_run_id() -> str:
 
 def check_incident_id(incident: str) -> str:
     """The id goes into label values, object names and paths: hold it to the strictest."""
-    if not _ID.match(incident) or ".." in incident:
+    if not _ID.fullmatch(incident) or ".." in incident:
         raise UsageError(
             f"invalid incident id {incident!r}: 1-63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"

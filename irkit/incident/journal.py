@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from irkit.errors import IrkitError
+from irkit.fsutil import private_dirs
 from irkit.model.journal import RunEvent
 
 
@@ -35,7 +36,7 @@ class Journal:
     def append(self, event: RunEvent) -> None:
         line = json.dumps(event.to_json(), separators=(",", ":"), sort_keys=True) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dirs(self.path.parent)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)

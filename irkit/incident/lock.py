@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from irkit.errors import IrkitError, Locked
+from irkit.fsutil import private_dirs
 from irkit.incident.paths import IncidentPaths
 
 
@@ -21,7 +22,7 @@ from irkit.incident.paths import IncidentPaths
 def incident_lock(paths: IncidentPaths) -> Iterator[None]:
     """One run per incident at a time; a second one gets ``Locked`` at once (no waiting)."""
     try:
-        paths.root.mkdir(parents=True, exist_ok=True)
+        private_dirs(paths.root)
         fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as e:
         raise IrkitError(f"cannot create {paths.lock}: {e.strerror or e}") from e

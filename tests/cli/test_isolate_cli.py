@@ -140,3 +140,33 @@ def test_isolate_again_without_an_incident_joins_the_quarantines_incident(
     entries = command_records(journal)
     assert [e["incident"] for e in entries] == ["inc-first", "inc-first"]
     assert "-i inc-first" in again.stderr  # the pasteable TIP names the joined incident
+
+
+def test_another_incident_never_releases_or_rewrites_a_quarantine(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    """Review findings: release -i inc-B lifted inc-A's quarantine; an isolate without -i that
+    joined inc-A could open the deny-all with --allow-cidr."""
+    journal = tmp_path / "journal.jsonl"
+    target = ("deployment/api-server", "-n", "production")
+    first = irkit(sim, "isolate", *target, "-i", "inc-a", "-o", "json", journal=journal)
+    assert first.returncode == 3, first.stderr
+    policy = json.loads(first.stdout)["policy"]
+
+    other = irkit(sim, "release", *target, "-i", "inc-b", journal=journal)
+    assert other.returncode == 1, other.stderr
+    assert "quarantined by incident 'inc-a', not 'inc-b'" in other.stderr
+
+    wider = irkit(sim, "isolate", *target, "--allow-cidr", "0.0.0.0/0", journal=journal)
+    assert wider.returncode == 1, wider.stderr
+    assert "joining that incident never changes its quarantine" in wider.stderr
+
+    kubectl = ["kubectl", "--kubeconfig", sim.kubeconfig_path, "-n", "production", "-o", "json"]
+    out = subprocess.run(
+        [*kubectl, "get", "networkpolicy", policy],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    spec = json.loads(out.stdout)["spec"]
+    assert spec.get("ingress", []) == [] and spec.get("egress", []) == []  # still deny-all

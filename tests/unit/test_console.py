@@ -27,6 +27,8 @@ CLI = Path(__file__).resolve().parents[2] / "irkit" / "cli"
         ("two\nlines", r"two\nlines"),
         ("tab\tkept", "tab\tkept"),
         ("rtl\u202eevil\u2066", r"rtl\u202eevil\u2066"),
+        ("line\u2028sep\u2029par", r"line\u2028sep\u2029par"),
+        ("zero\u200bwidth\ufeff", r"zero\u200bwidth\ufeff"),
         ("ünïcode ✓ 日本", "ünïcode ✓ 日本"),
     ],
 )
@@ -103,3 +105,22 @@ def test_the_cli_prints_only_through_the_console_module() -> None:
             if _BYPASS.search(line):
                 offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert offenders == [], "print through irkit.cli.console instead:\n" + "\n".join(offenders)
+
+
+def test_tracebacks_are_cleaned_too(tmp_path: Path) -> None:
+    """With IRKIT_DEBUG (or a bug) the traceback quotes the same hostile text."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "IRKIT_DEBUG": "1", "IRKIT_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "irkit", "verify", str(tmp_path / "x\x1b]0;pwned\x07")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode != 0 and "Traceback" in out.stderr
+    assert "\x1b" not in out.stderr and "\x07" not in out.stderr
+    assert r"x\x1b]0;pwned\x07" in out.stderr

@@ -121,3 +121,34 @@ def test_last_applied_elsewhere_is_redacted_or_dropped(applied: str, kept: bool)
     assert SECRET not in json.dumps(out)
     if kept:
         assert "<redacted: 12 bytes>" in annotations[LAST_APPLIED]
+
+
+def test_url_credentials_flag_values_and_auth_headers_are_redacted() -> None:
+    """Review finding: secrets outside env values named like secrets still reached bundles."""
+    probe = {
+        "httpGet": {
+            "path": "/healthz",
+            "httpHeaders": [
+                {"name": "Authorization", "value": "Bearer HDR-CANARY"},
+                {"name": "X-Trace", "value": "kept"},
+            ],
+        }
+    }
+    container = {
+        "name": "app",
+        "command": ["app", "--db-password=FLAG-CANARY", "--port=8080"],
+        "args": ["--upstream", "https://svc:URL-CANARY@upstream.example/x"],
+        "env": [{"name": "DATABASE_URL", "value": "postgres://app:ENV-CANARY@db:5432/app"}],
+        "livenessProbe": probe,
+        "lifecycle": {"preStop": probe},
+    }
+    pod = {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [container]}}
+    out = redact(pod)
+    text = json.dumps(out)
+    assert "CANARY" not in text
+    got = out["spec"]["containers"][0]
+    assert got["command"][2] == "--port=8080" and got["command"][1].startswith("--db-password=<")
+    assert got["env"][0]["value"] == "postgres://<redacted>@db:5432/app"
+    assert got["args"][1] == "https://<redacted>@upstream.example/x"
+    assert got["livenessProbe"]["httpGet"]["httpHeaders"][1]["value"] == "kept"
+    assert "CANARY" in json.dumps(pod)  # the input is never changed

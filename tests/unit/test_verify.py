@@ -372,3 +372,19 @@ def test_a_gzip_file_name_is_allowed_but_only_a_file_name(bundle: Bundle) -> Non
         else:
             with pytest.raises(VerifyError, match="not a file name"):
                 verify_bundle(bundle.tarball)
+
+
+def test_a_renamed_bundle_dodging_its_journal_is_refused(bundle: Bundle, tmp_path: Path) -> None:
+    """Review repro: a manifest renamed (and resealed) so the journal 'records no bundle' by
+    that name passed with a note. Now the incident's journal must record the bundle, and the
+    file must carry the name its manifest gives."""
+    journal = tmp_path / "journal.jsonl"
+    journal.write_text('{"unrelated": true}\n')
+    found = verify_bundle(bundle.tarball, expected=Expected(journals=lambda i: [journal]))
+    assert not found.ok and "records no bundle" in found.problems[0]
+
+    moved = tmp_path / "irkit-evidence-other.tar.gz"
+    moved.write_bytes(bundle.tarball.read_bytes())
+    renamed = verify_bundle(moved, expected=Expected(sha256=bundle.sha256))
+    assert not renamed.ok
+    assert f"its manifest says the bundle is '{bundle.name}.tar.gz'" in renamed.problems[0]
