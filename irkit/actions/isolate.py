@@ -118,7 +118,7 @@ def isolate(
     joined = False
     if req.join_existing and current is not None and is_ours(current):
         owner = _joinable(incident_of(current))
-        joined = owner is not None and owner != req.incident
+        joined = owner is not None  # not chosen by the user: never changes the spec
         req = replace(req, incident=owner or req.incident)
     selector = _selector(resolved, scope, req.incident)
     # Everything that can refuse does so here, before the first write.
