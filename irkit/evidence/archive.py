@@ -1,13 +1,12 @@
-"""Pack a bundle folder into a reproducible ``.tar.gz``, and read one back without trusting it.
+"""Pack a bundle folder into a reproducible ``.tar.gz`` (reading one back: ``untrusted``).
 
 Packing: regular files only, fixed owner, mode and time, gzip without a name or clock, so the
 same files in the same order always pack to the same bytes and the tarball's SHA-256 can be
 recomputed by anyone (``pack(folder, <member order of the tarball>, ...)``). ``TarStream``
 writes members one by one as the collector finishes them, into a hidden temporary file next to
 the tarball that is fsynced and only then linked under its final name: a crash or a full disk
-never leaves a truncated ``.tar.gz`` under the name a responder would trust. Reading: a tarball
-given to ``irkit verify`` may be hostile, so members are streamed and hashed, never extracted
-by ``tarfile``; links, devices, absolute paths and ``..`` are refused before a byte is read.
+never leaves a truncated ``.tar.gz`` under the name a responder would trust. A tarball given
+to ``irkit verify`` may be hostile: ``irkit.evidence.untrusted`` reads it, strictly.
 """
 
 from __future__ import annotations
@@ -19,12 +18,11 @@ import hashlib
 import os
 import secrets
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
 from irkit.errors import EvidenceError
-from irkit.model.evidence import ManifestError, check_relpath
 
 CHUNK = 1 << 20
 MODE = 0o600  # evidence holds logs that may be sensitive: owner-only, packed and unpacked
@@ -179,39 +177,3 @@ def write_sidecar(tarball: Path, sha256: str) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return sidecar
-
-
-def iter_members(tarball: Path) -> Iterator[tuple[str, IO[bytes]]]:
-    """``(relative path, stream)`` of each member under the tarball's single top folder.
-
-    Raises ``EvidenceError`` on anything that is not a plain file (or folder) inside it."""
-    top: str | None = None
-    try:
-        with tarfile.open(tarball, mode="r|gz") as tar:
-            for member in tar:
-                name = member.name.removesuffix("/") if member.isdir() else member.name
-                first, _, rel = name.partition("/")
-                if top is None:
-                    top = first
-                _check_member(member, name, first, top)
-                if member.isdir():
-                    continue
-                stream = tar.extractfile(member)
-                if stream is None or not rel:
-                    raise EvidenceError(f"refusing tarball member {member.name!r}: not a file")
-                yield rel, stream
-    except (tarfile.TarError, EOFError, OSError) as e:  # BadGzipFile is an OSError
-        raise EvidenceError(f"cannot read {tarball}: {e}") from e
-
-
-def _check_member(member: tarfile.TarInfo, name: str, first: str, top: str) -> None:
-    if not (member.isfile() or member.isdir()):
-        raise EvidenceError(f"refusing tarball member {member.name!r}: links and devices")
-    try:
-        check_relpath(name)
-    except ManifestError:
-        raise EvidenceError(
-            f"refusing tarball member {member.name[:200]!r}: absolute, '..' or unsafe name"
-        ) from None
-    if first != top:
-        raise EvidenceError(f"refusing tarball member {member.name!r}: outside {top}/")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import CANARY
+from conftest import CANARY, no_logs_kubeconfig
 from helpers import cluster_for
 
 from irkit.actions.collect import Collector, CollectResult, collect
@@ -186,46 +186,7 @@ def test_pod_and_selector_targets(sim: SimCluster, tmp_path: Path) -> None:
 
 
 def test_forbidden_logs_make_a_partial_bundle(sim: SimCluster, tmp_path: Path) -> None:
-    admin = cluster_for(sim, retry=FAST_RETRY)
-    admin.create(
-        "clusterroles",
-        "",
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "no-logs"},
-            "rules": [
-                {
-                    "apiGroups": [""],
-                    "resources": ["pods", "namespaces", "events", "services"],
-                    "verbs": ["get", "list"],
-                },
-                {
-                    "apiGroups": ["apps"],
-                    "resources": ["deployments", "replicasets"],
-                    "verbs": ["get", "list"],
-                },
-            ],
-        },
-    )
-    admin.create(
-        "clusterrolebindings",
-        "",
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "no-logs"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "no-logs",
-            },
-            "subjects": [
-                {"kind": "User", "name": "intern", "apiGroup": "rbac.authorization.k8s.io"}
-            ],
-        },
-    )
-    sim.add_user("intern")
+    no_logs_kubeconfig(sim, tmp_path / "intern.kubeconfig")  # intern may not read pods/log
     result = run(cluster_for(sim, "intern", tmp_path, retry=FAST_RETRY), tmp_path)
     assert result.status == "partial"
     failed = {f.artifact: f for f in result.failures}
