@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _common import WITH_HWM
+
 from irkit.sim import SimCluster
 
 NS, DEPLOYMENT, CONTAINERS = "bench", "fleet", ("app", "sidecar")
@@ -142,20 +144,6 @@ def timed(
         sys.exit(f"{cmd[:4]} exited {proc.returncode}: {err.read_text()[-2000:]}")
     rss_mib = int(hwm.read_text()) / 1024 if hwm else usage.ru_maxrss / 1024
     return seconds, rss_mib, sim_cpu() - cpu0, out.read_text(), tree_cpu
-
-
-# ``python -m irkit ...`` that writes its own peak RSS (kB) to $BENCH_HWM at exit.
-WITH_HWM = """\
-import atexit, os, runpy, sys
-def hwm():
-    with open("/proc/self/status") as f:
-        kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
-    with open(os.environ["BENCH_HWM"], "w") as out:
-        out.write(kb)
-atexit.register(hwm)
-sys.argv[0] = "irkit"
-runpy.run_module("irkit", run_name="__main__", alter_sys=True)
-"""
 
 
 def run_irkit(sim: SimCluster, work: Path, concurrency: int, env: dict[str, str]) -> Run:

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import WITH_HWM
+
 from irkit.model.kinds import BY_KIND
 from irkit.sim import SimCluster
 
@@ -117,20 +119,6 @@ def page_through(sim: SimCluster) -> float:
 def sim_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-# ``python -m irkit ...`` that writes its own peak RSS (kB) to $BENCH_HWM at exit.
-WITH_HWM = """\
-import atexit, os, runpy, sys
-def hwm():
-    with open("/proc/self/status") as f:
-        kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
-    with open(os.environ["BENCH_HWM"], "w") as out:
-        out.write(kb)
-atexit.register(hwm)
-sys.argv[0] = "irkit"
-runpy.run_module("irkit", run_name="__main__", alter_sys=True)
-"""
 
 
 def irkit_command(*args: str) -> list[str]:
