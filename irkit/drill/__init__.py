@@ -1,0 +1,1 @@
+"""``irkit drill``: a runbook rehearsed against a scenario (simulated or live), and scored."""
