@@ -28,10 +28,11 @@ from tenacity import (
     stop_before_delay,
 )
 
+from irkit.actions.registry import runner_for
+from irkit.actions.spec import StepCall, StepOutcome
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
 from irkit.engine.result import RunResult, StepReport, resume_line
-from irkit.engine.steps import StepCall, StepOutcome, runner_for
 from irkit.errors import IrkitError, PartialError, UploadError
 from irkit.incident.ids import new_run_id
 from irkit.incident.journal import EventSink

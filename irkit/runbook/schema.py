@@ -3,7 +3,7 @@
 It starts as the pydantic models' own schema and adds what pydantic cannot see:
 
 - ``with:`` is typed per action: an ``if action == X then with is XInput`` rule per action, from
-  ``irkit.runbook.inputs.INPUTS``, so an editor completes and checks each action's keys;
+  ``irkit.actions.registry.INPUTS``, so an editor completes and checks each action's keys;
 - wherever a typed value (number, boolean, choice, list, mapping) is expected, a template string
   is accepted too, because templates are rendered before the action's model checks the value;
 - the rules across inputs: exactly one of ``target`` or ``selector``; a destination for notify.
@@ -19,8 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from irkit.runbook.inputs import INPUTS, NotifyInput
-from irkit.runbook.inputs import _Targeted as Targeted
+from irkit.actions.inputs import Targeted
+from irkit.actions.registry import INPUTS
+from irkit.actions.specs.notify import NotifyInput
 from irkit.runbook.model import Action, Runbook
 
 SCHEMA_ID = "https://irkit.io/schemas/runbook-v1.json"
