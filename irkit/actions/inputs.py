@@ -33,6 +33,12 @@ class Input(BaseModel):
             if not (v == "" and k in fields and fields[k].default is None)
         }
 
+    @classmethod
+    def schema_rules(cls) -> dict[str, Any]:
+        """The rules across fields its validators hold, as JSON Schema for editors
+        (``irkit schema``): pydantic cannot see them."""
+        return {}
+
 
 class Targeted(Input):
     """The inputs of an action on a namespaced target (``irkit.model.target``)."""
@@ -44,6 +50,10 @@ class Targeted(Input):
     daemonset/NAME, replicaset/NAME. Give this or selector."""
     selector: str | None = None
     """A label selector instead of target, e.g. ``app=api-server``."""
+
+    @classmethod
+    def schema_rules(cls) -> dict[str, Any]:
+        return {"oneOf": [{"required": ["target"]}, {"required": ["selector"]}]}
 
     @model_validator(mode="after")
     def _one_target(self) -> Targeted:

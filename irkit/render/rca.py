@@ -31,7 +31,14 @@ from irkit.model.journal import (
 )
 from irkit.redact import journaled_params
 from irkit.render import markdown
-from irkit.render.rca_actions import containment, entry_target, step_target, summarize, undo
+from irkit.render.rca_actions import (
+    bundles,
+    containment,
+    entry_target,
+    step_target,
+    summarize,
+    undo,
+)
 from irkit.render.rca_alert import detection, text
 from irkit.render.rca_data import (
     Affected,
@@ -179,7 +186,7 @@ class _Builder:
         if (spec := containment(e.action)) is not None:
             target = step_target(self._with.get(e.step, {}))
             self._contain(key, e.time, e.step, spec, target, status, e.changes, warnings)
-        if e.action in ("collect", "snapshot"):
+        if bundles(e.action):
             self.collected.append((e.step, _outputs(e.data)))
 
     def command(self, e: CommandRecord) -> None:
@@ -195,7 +202,7 @@ class _Builder:
         if (spec := containment(e.command)) is not None:
             target = entry_target(e.target)
             self._contain(key, e.time, via, spec, target, e.result, e.changes, warnings)
-        if e.command == "collect" and e.outputs:
+        if bundles(e.command) and e.outputs:
             self.collected.append((via, e.outputs))
 
     def _changes(self, key: _Key, time: str, via: str, changes: list[Change]) -> None:

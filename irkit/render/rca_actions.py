@@ -1,7 +1,8 @@
 """What a recorded change did, in short; the target of a containment as command arguments.
 
 The command that undoes a containment is its action's (``ActionSpec.undo``, built safely by
-``irkit.actions.undo``); ``containment`` says which actions contain and which lift.
+``irkit.actions.undo``); ``containment`` says which actions contain and which lift, ``bundles``
+which leave evidence, as their specs say.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ def containment(action: str) -> ActionSpec | None:
     """The spec of an action that contains (it has an undo) or lifts a containment."""
     spec = SPECS.get(action)
     return spec if spec is not None and (spec.undo is not None or spec.lifts) else None
+
+
+def bundles(action: str) -> bool:
+    """The action's outputs name an evidence bundle (collect, snapshot)."""
+    spec = SPECS.get(action)
+    return spec is not None and spec.bundles
 
 
 def undo(spec: ActionSpec, target: list[str], changes: list[Change], incident: str) -> str:

@@ -48,6 +48,7 @@ def test_the_flags_are_the_ones_lint_and_the_rca_rely_on() -> None:
     assert lifts == {"release", "restore", "uncordon"}
     assert mutating == contains | lifts
     assert destructive == {"scale", "cordon"}
+    assert {n for n, s in SPECS.items() if s.bundles} == {"collect", "snapshot"}
     needless = {n for n, s in SPECS.items() if not s.needs}
     assert needless == {"notify", "wait", "rca"}  # no Kubernetes API
 

@@ -122,4 +122,5 @@ COLLECT = ActionSpec(
         Need(perm("get", "clusterroles"), note="the ClusterRoles the bindings name"),
     ),
     runner=run,
+    bundles=True,
 )

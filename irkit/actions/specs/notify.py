@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from pydantic import model_validator
 
@@ -26,6 +26,14 @@ class NotifyInput(Input):
     """The text; alert fields in it are data, never templates."""
     title: str = ""
     """A heading, where the channel has one."""
+
+    @classmethod
+    def schema_rules(cls) -> dict[str, Any]:
+        return {
+            "if": {"properties": {"channel": {"const": "sns"}}, "required": ["channel"]},
+            "then": {"required": ["topic_arn"]},
+            "else": {"required": ["url"]},
+        }
 
     @model_validator(mode="after")
     def _destination(self) -> NotifyInput:

@@ -56,4 +56,5 @@ SNAPSHOT = ActionSpec(
         *on("list", ["networkpolicies", "services"], note="as they were before isolate"),
     ),
     runner=run,
+    bundles=True,
 )
