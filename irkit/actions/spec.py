@@ -154,6 +154,8 @@ class ActionSpec:
     """The command that undoes a containment, shown in the RCA."""
     lifts: bool = False
     """It lifts a containment (release, restore, uncordon): the RCA lists it, with no undo."""
+    secret_url: bool = False
+    """Its ``url`` input carries a secret in its path (webhooks): journaled as scheme://host."""
     bundles: bool = False
     """Its outputs name an evidence bundle (``bundle``, ``sha256``, ...): the RCA lists it."""
     check: Check | None = None

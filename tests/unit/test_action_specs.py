@@ -49,6 +49,7 @@ def test_the_flags_are_the_ones_lint_and_the_rca_rely_on() -> None:
     assert mutating == contains | lifts
     assert destructive == {"scale", "cordon"}
     assert {n for n, s in SPECS.items() if s.bundles} == {"collect", "snapshot"}
+    assert {n for n, s in SPECS.items() if s.secret_url} == {"notify"}
     needless = {n for n, s in SPECS.items() if not s.needs}
     assert needless == {"notify", "wait", "rca"}  # no Kubernetes API
 

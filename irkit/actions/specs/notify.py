@@ -69,4 +69,5 @@ NOTIFY = ActionSpec(
     outputs=frozenset({"channel", "status"}),
     needs=(),  # Slack, webhooks, SNS: no Kubernetes API
     runner=run,
+    secret_url=True,
 )
