@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from irkit.errors import UsageError
 
 if TYPE_CHECKING:
+    from irkit.actions.specs.collect import CollectInput
+    from irkit.actions.specs.notify import NotifyInput
     from irkit.audit.source import AuditScope, AuditSource
     from irkit.engine.ports import Adapters
     from irkit.evidence.store import EvidenceStore
     from irkit.notify.port import Notifier
-    from irkit.runbook.inputs import CollectInput, NotifyInput
     from irkit.runbook.model import Step
 
 

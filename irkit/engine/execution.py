@@ -28,17 +28,18 @@ from tenacity import (
     stop_before_delay,
 )
 
+from irkit.actions.registry import runner_for, spec_for
+from irkit.actions.spec import StepCall, StepOutcome
 from irkit.engine.ports import Adapters
 from irkit.engine.prepare import Prepared, prepare, should_run
 from irkit.engine.result import RunResult, StepReport, resume_line
-from irkit.engine.steps import StepCall, StepOutcome, runner_for
 from irkit.errors import IrkitError, PartialError, UploadError
 from irkit.incident.ids import new_run_id
 from irkit.incident.journal import EventSink
 from irkit.incident.paths import IncidentPaths
 from irkit.model.journal import RUN_END, STEP_CHANGE, STEP_END, STEP_START, Change, RunEvent
 from irkit.redact import REDACTED, journaled_params, redact_url
-from irkit.runbook.model import Action, Runbook, Step
+from irkit.runbook.model import Runbook, Step
 from irkit.settings import RunSettings
 
 
@@ -345,7 +346,7 @@ def describe(prepared: Prepared) -> str:
 
 def redact(action: str, rendered: dict[str, Any]) -> dict[str, Any]:
     """Webhook URLs carry their secret in the path: journal and show scheme://host only."""
-    if action != Action.NOTIFY or not isinstance(rendered.get("url"), str):
+    if not spec_for(action).secret_url or not isinstance(rendered.get("url"), str):
         return dict(rendered)
     return {**rendered, "url": redact_url(rendered["url"], always=True)}
 

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from irkit.actions.spec import RcaWriter
+from irkit.actions.specs.collect import CollectInput
+from irkit.actions.specs.notify import NotifyInput
 from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
+from irkit.engine.rca import write_rca
 from irkit.errors import UsageError
 from irkit.evidence.store import EvidenceStore
 from irkit.notify.port import Notifier
 from irkit.notify.senders import http_notifier
-from irkit.runbook.inputs import CollectInput, NotifyInput
 from irkit.runbook.model import Step
 
 StoreFactory = Callable[[CollectInput], Sequence[EvidenceStore]]
@@ -80,3 +83,5 @@ class Adapters:
     """Aware UTC time: the incident's started_at, audit windows."""
     sleep: Callable[[float], None] = time.sleep
     """Used for ``wait`` steps and the pauses between retries."""
+    rca: RcaWriter = write_rca
+    """Writes the RCA draft of an ``rca`` step (reads the incident's journal and bundles)."""

@@ -14,11 +14,10 @@ from typing import Any
 from jinja2 import TemplateError
 from pydantic import BaseModel, ValidationError
 
-from irkit.actions.scale import check_scalable
+from irkit.actions.registry import spec_for
 from irkit.errors import IrkitError, UsageError
 from irkit.model.target import Target, parse_target
-from irkit.runbook.inputs import INPUTS, RcaInput, WaitInput
-from irkit.runbook.model import Action, Runbook, Step
+from irkit.runbook.model import Runbook, Step
 from irkit.runbook.templating import (
     TemplateFailure,
     evaluate,
@@ -81,7 +80,7 @@ def prepare(step: Step, context: Mapping[str, Any]) -> Prepared:
         rendered = render_value(dict(step.with_), context)
     except TemplateFailure as e:
         raise TemplateFailure(f"step {step.id!r}: {e}") from None
-    model = INPUTS[step.action]
+    model = spec_for(step.action).inputs
     try:
         inputs = model.model_validate(rendered)
     except ValidationError as e:
@@ -100,47 +99,17 @@ def prepare(step: Step, context: Mapping[str, Any]) -> Prepared:
 
 
 def _target(step: Step, inputs: BaseModel) -> Target | None:
+    """The step's target (None for an action without one), then its action's own checks."""
     namespace = getattr(inputs, "namespace", None)
-    if namespace is None:
-        _check_other(step, inputs)
-        return None
-    target = parse_target(namespace, getattr(inputs, "target", None), inputs.selector)  # type: ignore[attr-defined]
-    if step.action in (Action.SCALE, Action.RESTORE):
-        check_scalable(target, str(step.action))
+    target = (
+        None
+        if namespace is None
+        else parse_target(namespace, getattr(inputs, "target", None), inputs.selector)  # type: ignore[attr-defined]
+    )
+    check = spec_for(step.action).check
+    if check is not None:
+        check(step, inputs, target)
     return target
-
-
-def _check_other(step: Step, inputs: BaseModel) -> None:
-    if isinstance(inputs, WaitInput) and inputs.seconds > step.timeout:
-        raise UsageError(
-            f"waits {inputs.seconds:g}s, longer than the step's timeout ({step.timeout:g}s)"
-        )
-    if isinstance(inputs, RcaInput):
-        _check_output(inputs.output)
-        _check_inside("template", inputs.template, "the runbook's folder")
-
-
-def _check_output(name: str | None) -> None:
-    """A plain ``*.md`` file name in the incident folder: never the journal, the lock or
-    evidence, whatever a template (alert data) renders."""
-    if name is None:
-        return
-    if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".md"):
-        raise UsageError(
-            f"rca output {name[:80]!r}: give a file name ending in .md (no '/', not starting "
-            "with '.'); it is written in the incident folder"
-        )
-
-
-def _check_inside(name: str, path: str | None, where: str) -> None:
-    """Paths may come from templates (alert data): keep them where they belong."""
-    if path is None:
-        return
-    parts = path.replace("\\", "/").split("/")
-    if path.startswith(("/", "~")) or ".." in parts or not path.strip():
-        raise UsageError(
-            f"rca {name} {path[:80]!r}: give a path inside {where} (relative, no '..')"
-        )
 
 
 def check_all(runbook: Runbook, context: Mapping[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The rules a label or annotation key and value must follow: Kubernetes' syntax, and irkit's own
-(``irkit.io/*`` keys are its records). Pure, so ``irkit validate`` (``irkit.runbook.inputs``)
-refuses what the ``label`` action (``irkit.actions.label``) would, with the same words.
+(``irkit.io/*`` keys are its records). Pure, so ``irkit validate`` (``LabelInput`` of
+``irkit.actions.specs.label``) refuses what the ``label`` action (``irkit.actions.label``)
+would, with the same words.
 """
 
 from __future__ import annotations

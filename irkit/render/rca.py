@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from irkit.actions.spec import ActionSpec
 from irkit.model.journal import (
     RUN_END,
     RUN_START,
@@ -30,7 +31,14 @@ from irkit.model.journal import (
 )
 from irkit.redact import journaled_params
 from irkit.render import markdown
-from irkit.render.rca_actions import CONTAINS, LIFTS, entry_target, step_target, summarize, undo
+from irkit.render.rca_actions import (
+    bundles,
+    containment,
+    entry_target,
+    step_target,
+    summarize,
+    undo,
+)
 from irkit.render.rca_alert import detection, text
 from irkit.render.rca_data import (
     Affected,
@@ -175,10 +183,10 @@ class _Builder:
         self._journaled.discard(e.step)
         if status in NOTHING_DONE:
             return
-        if e.action in CONTAINS or e.action in LIFTS:
+        if (spec := containment(e.action)) is not None:
             target = step_target(self._with.get(e.step, {}))
-            self._contain(key, e.time, e.step, e.action, target, status, e.changes, warnings)
-        if e.action in ("collect", "snapshot"):
+            self._contain(key, e.time, e.step, spec, target, status, e.changes, warnings)
+        if bundles(e.action):
             self.collected.append((e.step, _outputs(e.data)))
 
     def command(self, e: CommandRecord) -> None:
@@ -191,10 +199,10 @@ class _Builder:
         warnings = _warnings(e.outputs)
         for w in warnings:
             self.warnings.append(StepWarning(e.time, via, e.command, e.result, w))
-        if e.command in CONTAINS or e.command in LIFTS:
+        if (spec := containment(e.command)) is not None:
             target = entry_target(e.target)
-            self._contain(key, e.time, via, e.command, target, e.result, e.changes, warnings)
-        if e.command == "collect" and e.outputs:
+            self._contain(key, e.time, via, spec, target, e.result, e.changes, warnings)
+        if bundles(e.command) and e.outputs:
             self.collected.append((via, e.outputs))
 
     def _changes(self, key: _Key, time: str, via: str, changes: list[Change]) -> None:
@@ -207,16 +215,15 @@ class _Builder:
         key: _Key,
         time: str,
         via: str,
-        action: str,
+        spec: ActionSpec,
         target: list[str],
         status: str,
         changes: list[Change],
         warnings: tuple[str, ...] = (),
     ) -> None:
-        lifts = action in LIFTS
-        command = "" if lifts else undo(action, target, changes, self.incident)
+        command = undo(spec, target, changes, self.incident)
         shown = " ".join(target)
-        row = Containment(time, via, action, shown, status, command, lifts, warnings)
+        row = Containment(time, via, spec.name, shown, status, command, spec.lifts, warnings)
         self.containment.append((*key, row))
 
     def _detail(self, e: RunEvent) -> str:

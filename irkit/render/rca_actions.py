@@ -1,30 +1,36 @@
-"""What a recorded change did, in short, and the command that undoes a containment action.
+"""What a recorded change did, in short; the target of a containment as command arguments.
 
-Undo commands are built from the recorded target and changes, each argument shell-quoted and
-kept on one line, so a hostile name cannot turn the "undo" line into a different command.
+The command that undoes a containment is its action's (``ActionSpec.undo``, built safely by
+``irkit.actions.undo``); ``containment`` says which actions contain and which lift, ``bundles``
+which leave evidence, as their specs say.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from typing import Any
 
+from irkit.actions.registry import SPECS
+from irkit.actions.spec import ActionSpec
 from irkit.model.journal import Change
 
-CONTAINS = frozenset({"isolate", "scale", "cordon", "label", "annotate"})
-LIFTS = frozenset({"release", "restore", "uncordon"})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_BRIEF = 80
 
 
-def one_line(text: str) -> str:
-    return _CONTROL.sub("?", text)
+def containment(action: str) -> ActionSpec | None:
+    """The spec of an action that contains (it has an undo) or lifts a containment."""
+    spec = SPECS.get(action)
+    return spec if spec is not None and (spec.undo is not None or spec.lifts) else None
 
 
-def command(*parts: str) -> str:
-    return shlex.join(one_line(p) for p in parts)
+def bundles(action: str) -> bool:
+    """The action's outputs name an evidence bundle (collect, snapshot)."""
+    spec = SPECS.get(action)
+    return spec is not None and spec.bundles
+
+
+def undo(spec: ActionSpec, target: list[str], changes: list[Change], incident: str) -> str:
+    return "" if spec.lifts or spec.undo is None else spec.undo(target, changes, incident)
 
 
 # ---- targets -------------------------------------------------------------------------------------
@@ -49,37 +55,6 @@ def entry_target(target: str) -> list[str]:
         what, namespace = target, ""
     parts = ["-l", what[3:]] if what.startswith("-l ") else [what]
     return [*parts, "-n", namespace] if namespace else parts
-
-
-# ---- undo ----------------------------------------------------------------------------------------
-def undo(action: str, target: list[str], changes: list[Change], incident: str) -> str:
-    match action:
-        case "isolate":
-            return command("irkit", "release", *target, *(["-i", incident] if incident else []))
-        case "scale":
-            return command("irkit", "restore", *target, *(["-i", incident] if incident else []))
-        case "cordon":
-            nodes = [c.name for c in changes if c.kind == "Node"] or target[:1]
-            return " && ".join(command("irkit", "uncordon", n) for n in nodes)
-        case "label" | "annotate":
-            return _undo_metadata(action, target, changes)
-        case _:
-            return ""
-
-
-def _undo_metadata(action: str, target: list[str], changes: list[Change]) -> str:
-    field = "labels" if action == "label" else "annotations"
-    commands = []
-    for c in changes:
-        before = _map((c.before or {}).get(field))
-        after = _map((c.after or {}).get(field))
-        args = [f"{k}-" for k in after if k not in before]
-        args += [f"{k}={v}" for k, v in before.items() if after.get(k) != v]
-        if args:
-            overwrite = ["--overwrite"] if any("=" in a for a in args) else []
-            where = [f"{c.kind.lower()}/{c.name}", "-n", c.namespace] if c.namespace else []
-            commands.append(command("kubectl", action, *where, *args, *overwrite))
-    return " && ".join(commands)
 
 
 # ---- change summaries ----------------------------------------------------------------------------

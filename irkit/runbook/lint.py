@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from irkit.runbook.model import DESTRUCTIVE, Action, Runbook, Severity
+from irkit.actions.registry import spec_for
+from irkit.runbook.model import Action, Runbook, Severity
 from irkit.runbook.templating import TemplateFailure, check_syntax, is_template, references
 
 _PARAM_REF = re.compile(r"\bparams\.([a-z][a-z0-9_]*)")
@@ -48,7 +49,7 @@ def _lint(runbook: Runbook) -> Iterator[tuple[tuple[str | int, ...], str]]:
             )
     if runbook.metadata.severity == Severity.CRITICAL:
         for i, step in enumerate(runbook.steps):
-            if step.action in DESTRUCTIVE and step.approval != "required":
+            if spec_for(step.action).destructive and step.approval != "required":
                 yield (
                     ("steps", i, "action"),
                     f"step {step.id!r} ({step.action}) is destructive "

@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import TypeAdapter, ValidationError
 
+from irkit.actions.registry import spec_for
 from irkit.errors import ConfigError
 from irkit.hints import nearest
-from irkit.runbook.inputs import INPUTS
 from irkit.runbook.lint import lint
-from irkit.runbook.model import OUTPUTS, Action, Runbook
+from irkit.runbook.model import Action, Runbook
 from irkit.runbook.templating import ROOTS, TemplateFailure, check_syntax, is_template, references
 from irkit.yamlfile import LocatedDict, describe_error, known_fields, load_file, locate
 
@@ -150,7 +150,7 @@ def _check_steps(runbook: Runbook, at: At) -> list[Finding]:
     earlier: dict[str, str] = {}
     for i, step in enumerate(runbook.steps):
         loc: Loc = ("steps", i)
-        model = INPUTS[step.action]
+        model = spec_for(step.action).inputs
         fields = model.model_fields
         found = len(out)
         for key, value in step.with_.items():
@@ -201,7 +201,7 @@ _STAND_INS: tuple[Any, ...] = ("x", 1, True, [], {})
 
 
 def _whole_input_problem(at: At, loc: Loc, action: Action, given: dict[str, Any]) -> list[Finding]:
-    model = INPUTS[action]
+    model = spec_for(action).inputs
     probe: dict[str, Any] = {}
     for key, value in given.items():
         if not _has_template(value):
@@ -291,8 +291,8 @@ def _reference_problem(
             return [f"steps.{step_id} is {why}: only earlier steps' outputs exist"]
         if len(ref) > 2 and ref[2] != "outputs":
             return [f"steps.{step_id}.{ref[2]}: a step exposes only .outputs"]
-        if len(ref) > 3 and ref[3] not in OUTPUTS[earlier[step_id]]:
-            known = OUTPUTS[earlier[step_id]]
+        if len(ref) > 3 and ref[3] not in spec_for(earlier[step_id]).outputs:
+            known = spec_for(earlier[step_id]).outputs
             return [
                 f"{earlier[step_id]} has no output {ref[3]!r}{nearest(ref[3], known)}"
                 f" (it has: {', '.join(sorted(known))})"

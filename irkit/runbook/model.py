@@ -8,7 +8,8 @@
     steps:    [{id, action, with, when, on_failure, retries, timeout, approval}]
 
 ``with`` values are templates over ``params``, ``alert``, ``steps.<id>.outputs`` and
-``incident``; each action's own model (``irkit.runbook.inputs``) types them after rendering.
+``incident``; each action's own model (its spec's ``inputs``, ``irkit.actions.registry``)
+types them after rendering.
 There is no shell or exec action, by design.
 
 Field docstrings are the descriptions editors show (JSON Schema) and docs/runbooks.md lists.
@@ -63,38 +64,6 @@ class Action(StrEnum):
     NOTIFY = "notify"
     WAIT = "wait"
     RCA = "rca"
-
-
-MUTATING = frozenset(
-    {
-        Action.ISOLATE,
-        Action.RELEASE,
-        Action.SCALE,
-        Action.RESTORE,
-        Action.LABEL,
-        Action.ANNOTATE,
-        Action.CORDON,
-        Action.UNCORDON,
-    }
-)
-DESTRUCTIVE = frozenset({Action.SCALE, Action.CORDON})
-
-# What each action exposes as ``steps.<id>.outputs.<name>`` to later steps.
-OUTPUTS: dict[str, frozenset[str]] = {
-    Action.ISOLATE: frozenset({"policy", "namespace", "pods"}),
-    Action.RELEASE: frozenset({"policy", "pods"}),
-    Action.COLLECT: frozenset({"bundle", "tarball", "sha256", "uri", "files", "failures", "nodes"}),
-    Action.SNAPSHOT: frozenset({"bundle", "tarball", "sha256", "files", "failures", "pods"}),
-    Action.SCALE: frozenset({"workloads"}),
-    Action.RESTORE: frozenset({"workloads"}),
-    Action.LABEL: frozenset({"pods"}),
-    Action.ANNOTATE: frozenset({"pods"}),
-    Action.CORDON: frozenset({"node"}),
-    Action.UNCORDON: frozenset({"node"}),
-    Action.NOTIFY: frozenset({"channel", "status"}),
-    Action.WAIT: frozenset({"seconds"}),
-    Action.RCA: frozenset({"path"}),
-}
 
 
 class Severity(StrEnum):

@@ -1,11 +1,12 @@
 """Everything a runbook will ask of the Kubernetes API, worked out before the incident.
 
-Each step's needs come from ``irkit.runbook.permissions``, narrowed by what its ``with:`` says:
-the namespace, the target's kind, and options such as ``detach`` or ``force``. A value that is
-a literal, or a template over ``params`` only, is rendered with the given params. A value that
-depends on the alert, on earlier steps' outputs or on the incident is unknown until then, and
-irkit assumes the widest case: every namespace (``*``), every target kind, the option on.
-Each assumption is said in words (``StepScope.assumptions``), never made silently.
+Each step's needs come from its action's spec (``irkit.runbook.permissions``), narrowed by
+what its ``with:`` says: the namespace, the target's kind, and options such as ``detach`` or
+``force``. A value that is a literal, or a template over ``params`` only, is rendered with the
+given params. A value that depends on the alert, on earlier steps' outputs or on the incident
+is unknown until then, and irkit assumes the widest case: every namespace (``*``), every
+target kind, the option on. Each assumption is said in words (``StepScope.assumptions``),
+never made silently.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from irkit.actions.needs import SELECTOR, Permission, sort_key
+from irkit.actions.registry import spec_for
 from irkit.errors import UsageError
 from irkit.model.kinds import by_name
 from irkit.model.target import parse_target
-from irkit.runbook.inputs import INPUTS
 from irkit.runbook.model import Action, Runbook, Step
-from irkit.runbook.permissions import SELECTOR, Permission, needs, options_of, sort_key
+from irkit.runbook.permissions import needs, options_of
 from irkit.runbook.templating import TemplateFailure, is_template, references, render_value
 
 CLUSTER = ""  # a cluster-scoped resource (nodes, namespaces, clusterroles)
@@ -96,7 +98,7 @@ def analyse(runbook: Runbook, params: Mapping[str, Any]) -> list[StepScope]:
 def step_scope(
     step: Step, params: Mapping[str, Any], unknown: Mapping[str, str] | None = None
 ) -> StepScope:
-    fields = INPUTS[step.action].model_fields
+    fields = spec_for(step.action).inputs.model_fields
     late = unknown or {}
     assumptions: list[str] = []
     namespace: str | None = None
@@ -125,7 +127,7 @@ def _target_kind(
     step: Step, params: Mapping[str, Any], late: Mapping[str, str], namespace: str | None
 ) -> tuple[str | None, str]:
     """SELECTOR, a plural kind, or None with why. An empty rendered value means "not given"."""
-    if "target" not in INPUTS[step.action].model_fields:
+    if "target" not in spec_for(step.action).inputs.model_fields:
         return None, ""
     if step.with_.get("target") is None and step.with_.get("selector") is not None:
         return SELECTOR, ""  # whatever the alert puts in it, it is a selector

@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from irkit import __version__
+from irkit.actions.needs import VERB_ORDER
 from irkit.errors import UsageError
 from irkit.runbook.needed import ResolvedPermission
-from irkit.runbook.permissions import VERB_ORDER
 
 RBAC_API = "rbac.authorization.k8s.io"
 MANAGED = {"app.kubernetes.io/managed-by": "irkit"}

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from irkit.runbook.inputs import INPUTS
-from irkit.runbook.model import OUTPUTS, Action
+from irkit.actions.registry import spec_for
+from irkit.runbook.model import Action
 from irkit.runbook.schema import runbook_schema
 
 _TOP = ("Runbook", "Metadata", "Param", "Match", "AlertmanagerMatch", "FalcoMatch", "Step")
@@ -38,10 +38,12 @@ def tables() -> dict[str, str]:
     out = {"runbook": _table(schema, defs)}
     out |= {name.lower(): _table(defs[name], defs) for name in _TOP[1:]}
     for action in Action:
-        model = INPUTS[action].__name__
+        model = spec_for(action).inputs.__name__
         out[f"action-{action}"] = _table(defs[model], defs)
     rows = ["| action | `steps.<id>.outputs.*` |", "|---|---|"]
-    rows += [f"| `{a}` | {', '.join(f'`{o}`' for o in sorted(OUTPUTS[a]))} |" for a in Action]
+    rows += [
+        f"| `{a}` | {', '.join(f'`{o}`' for o in sorted(spec_for(a).outputs))} |" for a in Action
+    ]
     out["outputs"] = "\n".join(rows)
     return out
 

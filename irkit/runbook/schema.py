@@ -3,10 +3,11 @@
 It starts as the pydantic models' own schema and adds what pydantic cannot see:
 
 - ``with:`` is typed per action: an ``if action == X then with is XInput`` rule per action, from
-  ``irkit.runbook.inputs.INPUTS``, so an editor completes and checks each action's keys;
+  ``irkit.actions.registry.INPUTS``, so an editor completes and checks each action's keys;
 - wherever a typed value (number, boolean, choice, list, mapping) is expected, a template string
   is accepted too, because templates are rendered before the action's model checks the value;
-- the rules across inputs: exactly one of ``target`` or ``selector``; a destination for notify.
+- the rules across inputs each input model declares (``Input.schema_rules``): exactly one of
+  ``target`` or ``selector``; a destination for notify.
 
 ``runbooks/schema.json`` is this schema as ``irkit schema`` prints it; a test keeps them equal.
 """
@@ -17,10 +18,8 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel
-
-from irkit.runbook.inputs import INPUTS, NotifyInput
-from irkit.runbook.inputs import _Targeted as Targeted
+from irkit.actions.inputs import Input
+from irkit.actions.registry import INPUTS
 from irkit.runbook.model import Action, Runbook
 
 SCHEMA_ID = "https://irkit.io/schemas/runbook-v1.json"
@@ -63,15 +62,10 @@ def schema_text() -> str:
     return json.dumps(runbook_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-def _input_schema(model: type[BaseModel]) -> dict[str, Any]:
+def _input_schema(model: type[Input]) -> dict[str, Any]:
     schema = model.model_json_schema()
     schema["properties"] = {name: _or_template(prop) for name, prop in schema["properties"].items()}
-    if issubclass(model, Targeted):
-        schema["oneOf"] = [{"required": ["target"]}, {"required": ["selector"]}]
-    if model is NotifyInput:
-        schema["if"] = {"properties": {"channel": {"const": "sns"}}, "required": ["channel"]}
-        schema["then"] = {"required": ["topic_arn"]}
-        schema["else"] = {"required": ["url"]}
+    schema.update(model.schema_rules())
     return schema
 
 

@@ -28,13 +28,14 @@ from irkit.actions.collect import Collector, collect
 from irkit.actions.cordon import cordon, uncordon
 from irkit.actions.isolate import IsolateRequest, isolate
 from irkit.actions.label import label
+from irkit.actions.needs import SELECTOR, Permission, perm
 from irkit.actions.netpol import AllowList
 from irkit.actions.release import release
 from irkit.actions.scale import restore, scale
 from irkit.cluster.kube import KubeCluster
 from irkit.model.target import Target, parse_target
 from irkit.runbook.model import Action
-from irkit.runbook.permissions import PERMISSIONS, SELECTOR, Permission, perm, permissions
+from irkit.runbook.permissions import PERMISSIONS, permissions
 from irkit.settings import RetrySettings
 from irkit.sim import SimCluster
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from irkit.runbook.inputs import INPUTS
+from irkit.actions.registry import INPUTS
 from irkit.runbook.model import (
     Action,
     AlertmanagerMatch,

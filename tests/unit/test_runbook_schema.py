@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from irkit.runbook.inputs import INPUTS
+from irkit.actions.registry import INPUTS
 from irkit.runbook.schema import DRAFT, SCHEMA_ID, runbook_schema, schema_text
 
 ROOT = Path(__file__).resolve().parent.parent.parent
