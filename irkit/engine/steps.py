@@ -335,5 +335,11 @@ def _rca(call: StepCall) -> StepOutcome:
     if call.dry_run:
         return StepOutcome("dry-run", {"path": str(out)}, f"would write {out}", {"path": str(out)})
     template = call.runbook_dir / inp.template if inp.template else None
-    path = write_rca(call.paths, template=template, out=out, status=call.run_status or None)
+    path = write_rca(
+        call.paths,
+        store=call.adapters.store,
+        template=template,
+        out=out,
+        status=call.run_status or None,
+    )
     return StepOutcome("ok", {"path": str(path)}, f"wrote {path}")
