@@ -1,6 +1,7 @@
 """The engine keeps an incident's journal and run lock in its ``IncidentStore`` only (issue 10):
 a run and its resume against an in-memory store write no journal file, and the resume
-continues from the store's events. The incident folder holds only artefacts (bundles, rca.md)."""
+continues from the store's events. The incident folder holds only artefacts (bundles, rca.md).
+Commands run by hand go through ``irkit.engine.command`` into the same store."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ import pytest
 from conftest import seal
 from memory_store import MemoryStore
 
+from irkit.actions.isolate import IsolateRequest
 from irkit.cluster.kube import connect
-from irkit.engine import Adapters, RunResult, run
+from irkit.engine import Adapters, RunResult, command, run
 from irkit.engine.incidents import list_incidents
 from irkit.engine.rca import build_rca
 from irkit.errors import Locked, NotFound
+from irkit.incident.commands import split_runs
 from irkit.incident.paths import IncidentPaths
 from irkit.incident.state import read_state
+from irkit.incident.store import IncidentJournal
+from irkit.model.target import parse_target
 from irkit.runbook.loader import load_runbook
 from irkit.settings import ClusterSettings, RetrySettings, RunSettings
 from irkit.sim import SimCluster
@@ -84,3 +89,29 @@ def test_the_store_lock_and_an_empty_store(sim: SimCluster, tmp_path: Path) -> N
     with store.lock("inc-1"), pytest.raises(Locked, match="memory store"):
         go(sim, store, base, alert=json.loads(ALERT.read_text()))
     assert store.events == {} and not base.exists()
+
+
+def test_commands_run_by_hand_go_through_the_engine_into_the_store(
+    sim: SimCluster, tmp_path: Path
+) -> None:
+    """What ``irkit isolate`` / ``irkit release`` run (``irkit.engine.command``), with a store
+    that keeps no files: a release given no incident is journaled in the quarantine's."""
+    store = MemoryStore()
+
+    def journals(incident: str) -> IncidentJournal:
+        return IncidentJournal(store, incident)
+
+    cluster = connect(ClusterSettings(kubeconfig=sim.kubeconfig_path, retry=RetrySettings(1)))
+    target = parse_target("production", "deployment/api-server", None)
+    req = IsolateRequest(incident="inc-9", actor=cluster.identity.user, command="test")
+    isolated = command.isolate(cluster, target, req, journals, argv=["irkit", "isolate"])
+    assert isolated.partial  # the shipped scenario lets frontend in: the remedy is journaled
+    released = command.release(cluster, target, journals)
+    assert released.policy_deleted
+    assert store.incidents() == ["inc-9"] and "" not in store.events
+    runs, records = split_runs(store.read("inc-9", []))
+    assert runs == [] and [r.command for r in records] == ["isolate", "release"]
+    assert [r.result for r in records] == ["partial", "ok"]
+    assert records[0].outputs["warnings"][-1] == command.ISOLATE_REMEDY
+    assert records[0].changes[0].kind == "NetworkPolicy" and records[0].argv == ["irkit", "isolate"]
+    assert journal_files(tmp_path) == []
