@@ -68,6 +68,7 @@ REMEDIES: dict[str, str] = {
     "isolate-strict-conflict": "remove or narrow those policies, or isolate without strict",
     "owned-by-incident": "act for incident {incident} to change it, or release it first",
     "quarantined-by-incident": "act for incident {incident}, or release that quarantine first",
+    "joined-incident": "act for incident {incident} explicitly to change its quarantine",
     "give-params": "give a value for: {names}",
     "kubeconfig": "give a kubeconfig and context in the settings, or set KUBECONFIG",
     "kubeconfig-load": "give a kubeconfig and context in the settings, or set KUBECONFIG",

@@ -108,15 +108,17 @@ def isolate(
     happened even when a later step fails."""
     scope = req.scope or ("pod" if target.kind == "pods" else "workload")
     if scope == "pod" and target.kind != "pods":
-        # Worded with the CLI's flags, as tests/contract/test_isolate.py pins; ``code`` is the
-        # structured form a server words itself (as irkit.cli.wording does for the terminal).
+        # neutral words; ``option`` and ``code`` let a front end say it (irkit.cli.wording)
         raise UsageError(
-            "--scope pod quarantines one pod: give pod/NAME as the target",
+            "pod quarantines one pod: give pod/NAME as the target",
+            option="scope",
             code="pod-scope-needs-pod",
         )
     if req.detach and scope != "pod":
         raise UsageError(
-            "--detach works with --scope pod (a single pod) only", code="detach-needs-pod-scope"
+            "works with scope pod (a single pod) only",
+            option="detach",
+            code="detach-needs-pod-scope",
         )
     resolved = resolve(cluster, target)
     name = policy_name(target)
@@ -145,7 +147,7 @@ def isolate(
         raise Conflict(
             f"{target} is already quarantined by incident {req.incident!r} with another policy "
             "spec; joining that incident never changes its quarantine",
-            hint=f"use --incident {req.incident} to change it on purpose",
+            remedy=Remedy("joined-incident", {"incident": req.incident}),
         )
     changes = [] if changes is None else changes
     status, policy, change = _apply_policy(cluster, target, desired, current, req.dry_run)
@@ -199,8 +201,6 @@ def _check_owner(policy: Obj, target: Target, incident: str) -> None:
             f"{target} is already quarantined by incident {owner!r} (NetworkPolicy {name!r}); "
             "another incident never changes that quarantine",
             remedy=Remedy("owned-by-incident", {"incident": owner}),
-            # the CLI's words, kept as the default: tests/contract/test_isolate_races.py pins them
-            hint=f"use --incident {owner} to change it, or release it first",
         )
 
 

@@ -32,6 +32,7 @@ from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
 from irkit.evidence.store import EvidenceStore
 from irkit.incident.paths import IncidentPaths
+from irkit.incident.store import IncidentStore
 from irkit.model.journal import Change
 from irkit.model.target import Target
 from irkit.notify.port import Notifier
@@ -69,6 +70,7 @@ class RcaWriter(Protocol):
         self,
         paths: IncidentPaths,
         *,
+        store: IncidentStore | None = None,
         template: Path | None = None,
         out: Path | None = None,
         status: str | None = None,
@@ -94,6 +96,8 @@ class Ports(Protocol):
     def sleep(self) -> Callable[[float], None]: ...
     @property
     def rca(self) -> RcaWriter: ...
+    @property
+    def store(self) -> IncidentStore | None: ...
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,6 @@ class EksAuditLogs:
             raise AuditSourceError(
                 f"cannot reach CloudWatch Logs for {self.log_group}: {str(e)[:_CUT]}",
                 remedy=Remedy("aws-region"),
-                # the CLI's words, kept as the default: tests/unit/test_audit_sources.py pins them
-                hint="pass --region (or set AWS_REGION) to the EKS cluster's region",
             ) from e
 
     @property

@@ -1,7 +1,7 @@
 """``irkit collect`` and ``irkit verify``: evidence bundles from the command line.
 
 Wiring only: parse and check every option first, build the cluster, S3 and audit adapters
-(their libraries imported here, late), call ``irkit.actions.collect``, print. Exit codes are
+(their libraries imported here, late), run ``irkit.engine.command.collect``, print. Exit codes are
 the error tree's: 3 when collect got part of the evidence, 6 when verify finds a mismatch.
 """
 
@@ -27,8 +27,8 @@ from irkit.cli.common import (
     command_line,
     connect_cluster,
     incidents_dir,
-    journaled,
-    names_suggested,
+    journals,
+    redacted_argv,
     target_in,
 )
 from irkit.cli.console import echo, print_data, warn
@@ -101,10 +101,10 @@ def collect(
 ) -> None:
     """Collect logs, state, RBAC exposure and audit events into a hashed, packed bundle."""
     from irkit.actions.collect import Collector
-    from irkit.actions.collect import collect as run
     from irkit.audit.source import AuditScope
     from irkit.cli.collect_options import parse_actor, parse_tags, parse_time
-    from irkit.errors import PartialError, UploadError, UsageError
+    from irkit.engine.command import collect as run
+    from irkit.errors import PartialError, UsageError
     from irkit.incident.ids import incident_or_new
     from irkit.incident.paths import IncidentPaths
 
@@ -136,30 +136,23 @@ def collect(
         inputs: dict[str, Any] = {"out": str(out) if out else "", "s3": s3 or ""}
         inputs |= {"concurrency": concurrency, "state_only": state_only}
         inputs |= {"audit_log": [str(p) for p in audit_log or ()], "eks_cluster": eks_cluster}
-        with (
-            journaled(journal, "collect", cluster.identity.user, tgt, inc, inputs=inputs) as rec,
-            names_suggested(cluster, tgt),
-            _progress() as bar,
-        ):
-            try:
-                result = run(
-                    cluster,
-                    tgt,
-                    out_dir=out or IncidentPaths.of(inc, incidents_dir()).evidence,
-                    incident=inc,
-                    concurrency=concurrency,
-                    audit_sources=sources,
-                    audit_scope=scope,
-                    stores=stores,
-                    progress=bar,
-                    collector=Collector.here(command_line()),
-                    state_only=state_only,
-                )
-            except UploadError as e:  # the local bundle is kept: its hash goes on record
-                rec.outputs = dict(e.kept)
-                raise
-            rec.result = "ok" if result.status == "complete" else "partial"
-            rec.outputs = _summary(result)
+        with _progress() as bar:
+            result = run(
+                cluster,
+                tgt,
+                journals(journal),
+                incident=inc,
+                out_dir=out or IncidentPaths.of(inc, incidents_dir()).evidence,
+                inputs=inputs,
+                concurrency=concurrency,
+                audit_sources=sources,
+                audit_scope=scope,
+                stores=stores,
+                progress=bar,
+                collector=Collector.here(command_line()),
+                state_only=state_only,
+                argv=redacted_argv(),
+            )
         _report(result, output)
         if result.failures:
             raise PartialError(
@@ -288,28 +281,13 @@ def _progress() -> Any:
 
 
 # ---- printing ------------------------------------------------------------------------------------
-def _summary(result: CollectResult) -> dict[str, Any]:
-    bundle = result.bundle
-    return {
-        "status": result.status,
-        "bundle": str(bundle.folder),
-        "tarball": str(bundle.tarball),
-        "sha256": bundle.sha256,
-        "pods": len(result.pods),
-        "files": len(bundle.manifest.files),
-        "bytes": bundle.manifest.total_bytes,
-        "failures": [f.to_json() for f in result.failures],
-        "s3": [s.uri for s in result.stored],
-        "audit": result.audit,
-        "warnings": result.warnings,
-    }
-
-
 def _report(result: CollectResult, output: str) -> None:
     for warning in result.warnings:
         warn(warning)
     if output != "text":
-        print_data(_summary(result), output)
+        from irkit.engine.command import collect_summary
+
+        print_data(collect_summary(result), output)
         return
     bundle = result.bundle
     for failure in result.failures:

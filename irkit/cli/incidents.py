@@ -40,11 +40,12 @@ def incidents(
         return
     from irkit.cli.common import incidents_dir as default_dir
     from irkit.engine.incidents import list_incidents
+    from irkit.incident.store import FileStore
 
     with reported_errors():
         check_output(output)
         base = incidents_dir or default_dir()
-        found = list_incidents(base)
+        found = list_incidents(FileStore(base), base)
         if output != "text":
             print_data(
                 {"incidents_dir": str(base), "incidents": [s.to_json(detail=False) for s in found]},
@@ -70,10 +71,12 @@ def show(
     from irkit.cli.common import incidents_dir as default_dir
     from irkit.engine.incidents import show as read
     from irkit.engine.result import resume_line
+    from irkit.incident.store import FileStore
 
     with reported_errors():
         check_output(output)
-        summary = read(incidents_dir or default_dir(), incident)
+        base = incidents_dir or default_dir()
+        summary = read(FileStore(base), base, incident)
         if output != "text":
             print_data(summary.to_json(), output)
             return

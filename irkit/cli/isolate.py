@@ -19,9 +19,8 @@ from irkit.cli.common import (
     check_output,
     command_line,
     connect_cluster,
-    journaled,
-    names_suggested,
-    policy_incident,
+    journals,
+    redacted_argv,
     target_in,
 )
 from irkit.cli.console import echo, print_data
@@ -68,8 +67,8 @@ def isolate(
 ) -> None:
     """Cut a workload off the network with a deny-all NetworkPolicy selecting exactly its pods."""
     from irkit.actions.isolate import IsolateRequest
-    from irkit.actions.isolate import isolate as run
     from irkit.actions.netpol import AllowList
+    from irkit.engine.command import isolate as run
     from irkit.errors import UsageError
     from irkit.incident.ids import incident_or_new
 
@@ -81,9 +80,7 @@ def isolate(
         inc = incident_or_new(incident)
         allow = AllowList(allow_dns, tuple(allow_cidr or ()), tuple(allow_to or ())).check()
         cluster = connect_cluster(kubeconfig, context)
-        if incident is None:  # the quarantine's incident, if any: journaled there from the start
-            inc = policy_incident(cluster, tgt) or inc
-        req = IsolateRequest(
+        req = IsolateRequest(  # join_existing: the quarantine's incident, if any, is the one
             incident=inc,
             actor=cluster.identity.user,
             command=command_line(),
@@ -95,33 +92,12 @@ def isolate(
             dry_run=dry_run,
             join_existing=incident is None,
         )
-        inputs: dict[str, Any] = {"scope": req.scope, "allow": _allow(allow), "detach": detach}
-        inputs |= {"strict": strict, "reason": reason}
-        with (
-            journaled(
-                journal, "isolate", req.actor, tgt, inc, dry_run=dry_run, inputs=inputs
-            ) as rec,
-            names_suggested(cluster, tgt),
-        ):
-            result = run(cluster, tgt, req, rec.changes)
-            inc = result.incident
-            rec.result = "partial" if result.partial else "ok" if rec.changes else "unchanged"
-            rec.outputs = {
-                "policy": result.policy_name,
-                "pods": result.pods,
-                "partial": result.partial,
-                "leaks": [leak.to_json() for leak in result.leaks],
-            }
-            rec.outputs["warnings"] = [f"isolation partial: {w}" for w in result.warnings]
-            if result.partial:
-                rec.outputs["warnings"].append(ISOLATE_REMEDY)
+        argv = redacted_argv()
+        result = run(cluster, tgt, req, journals(journal), argv=argv, remedy=ISOLATE_REMEDY)
+        inc = result.incident
         _report_isolate(result, inc, output)
         if result.partial:
             raise _partial(result, tgt, inc, context)
-
-
-def _allow(allow: Any) -> dict[str, Any]:
-    return {"dns": allow.dns, "cidrs": list(allow.cidrs), "to": list(allow.peers)}
 
 
 def _report_isolate(result: Any, incident: str, output: str) -> None:
@@ -208,22 +184,16 @@ def release(
     output: Output = "text",
 ) -> None:
     """Undo isolate: delete the quarantine policy, remove labels, restore detached labels."""
-    from irkit.actions.release import release as run
+    from irkit.engine.command import release as run
     from irkit.incident.ids import check_incident_id
 
     with reported_errors():
         check_output(output)
         tgt = target_in(namespace, target, selector, kubeconfig, context)
-        inc = check_incident_id(incident) if incident else ""
+        given = check_incident_id(incident) if incident else ""
         cluster = connect_cluster(kubeconfig, context)
-        inc = inc or policy_incident(cluster, tgt)
-        with (
-            journaled(journal, "release", cluster.identity.user, tgt, inc, dry_run=dry_run) as rec,
-            names_suggested(cluster, tgt),
-        ):
-            given = check_incident_id(incident) if incident else ""
-            result = run(cluster, tgt, incident=given, dry_run=dry_run, changes=rec.changes)
-            rec.result = "ok" if rec.changes else "unchanged"
+        where = journals(journal)
+        result = run(cluster, tgt, where, incident=given, dry_run=dry_run, argv=redacted_argv())
         if output != "text":
             print_data(
                 {

@@ -56,12 +56,13 @@ def rca(
     from irkit.cli.common import incidents_dir as default_incidents_dir
     from irkit.engine.rca import build_rca, render_markdown, write_atomically
     from irkit.incident.paths import IncidentPaths
+    from irkit.incident.store import FileStore
 
     with reported_errors():
         check_output(output)
         folder = incidents_dir or default_incidents_dir()
         paths = IncidentPaths.of(incident, folder)
-        data = build_rca(paths, command_journal=journal)
+        data = build_rca(paths, store=FileStore(folder), command_journal=journal)
         if output != "text":
             document = dumps(data.to_json(), output)
         else:

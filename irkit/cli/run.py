@@ -82,8 +82,8 @@ def run(
     from irkit.engine.params import parse_sets
     from irkit.errors import NotFound, UsageError
     from irkit.incident.ids import check_incident_id, incident_or_new
-    from irkit.incident.paths import IncidentPaths
     from irkit.incident.state import read_state
+    from irkit.incident.store import FileStore
     from irkit.runbook.loader import load_runbook
     from irkit.settings import RunSettings, from_env
 
@@ -92,12 +92,14 @@ def run(
         settings = from_env(RunSettings, "IRKIT_RUN_")
         if incidents_dir is not None:
             settings = replace(settings, incidents_dir=str(incidents_dir))
+        store = FileStore(Path(settings.incidents_dir))
         if resume is not None:
             if incident and incident != resume:
                 raise UsageError(f"--incident {incident} and --resume {resume} disagree")
             inc = check_incident_id(resume)
             if runbook is None:
-                state = read_state(IncidentPaths.of(inc, Path(settings.incidents_dir)).journal)
+                notes: list[str] = []
+                state = read_state(store.read(inc, notes), notes)
                 path = str((state.runbook if state else {}).get("path") or "")
                 if not path:
                     raise NotFound(
@@ -119,7 +121,7 @@ def run(
             params=params,
             alert=alert,
             incident=inc,
-            adapters=adapters(kubeconfig, context, s3_endpoint, output),
+            adapters=adapters(kubeconfig, context, s3_endpoint, output, store),
             dry_run=dry_run,
             yes=yes,
             resume=resume is not None,

@@ -1,5 +1,6 @@
 """Build the engine's adapters for ``irkit run`` from the command line: the cluster, S3 stores,
-audit sources and notifiers per step, the approval prompt, progress output.
+audit sources and notifiers per step, the approval prompt, progress output; the incident store
+(``FileStore`` over ``--incidents-dir``) is the caller's.
 
 Libraries that are slow to import or need AWS (kubernetes, boto3, rich) are imported inside
 the functions that use them, only when a step needs them.
@@ -22,12 +23,17 @@ if TYPE_CHECKING:
     from irkit.audit.source import AuditScope, AuditSource
     from irkit.engine.ports import Adapters
     from irkit.evidence.store import EvidenceStore
+    from irkit.incident.store import IncidentStore
     from irkit.notify.port import Notifier
     from irkit.runbook.model import Step
 
 
 def adapters(
-    kubeconfig: str | None, context: str | None, s3_endpoint: str | None, output: str
+    kubeconfig: str | None,
+    context: str | None,
+    s3_endpoint: str | None,
+    output: str,
+    store: IncidentStore,
 ) -> Adapters:
     from irkit.cli.common import connect_cluster
     from irkit.cli.console import echo
@@ -57,6 +63,7 @@ def adapters(
         notifiers=notifiers,
         approve=_prompt if sys.stdin.isatty() else None,
         output=progress,
+        store=store,
     )
 
 

@@ -17,9 +17,8 @@ from irkit.cli.common import (
     Output,
     check_output,
     connect_cluster,
-    journaled,
-    names_suggested,
-    restore_incident,
+    journals,
+    redacted_argv,
     target_in,
 )
 from irkit.cli.console import console, echo, print_data
@@ -80,7 +79,7 @@ def scale(
     DaemonSets, ReplicaSets and bare pods cannot be scaled: use irkit isolate.
     """
     from irkit.actions.scale import check_scalable
-    from irkit.actions.scale import scale as run
+    from irkit.engine.command import scale as run
     from irkit.errors import PartialError, UsageError
     from irkit.incident.ids import incident_or_new
 
@@ -92,26 +91,18 @@ def scale(
             raise UsageError(f"--replicas must be 0 or more, not {replicas}")
         inc = incident_or_new(incident)
         cluster = connect_cluster(kubeconfig, context)
-        inputs = {"replicas": replicas, "force": force, "wait": wait, "timeout": timeout}
-        with (
-            journaled(
-                journal, "scale", cluster.identity.user, tgt, inc, dry_run=dry_run, inputs=inputs
-            ) as rec,
-            names_suggested(cluster, tgt),
-        ):
-            result = run(
-                cluster,
-                tgt,
-                replicas=replicas,
-                force=force,
-                wait=wait,
-                wait_timeout=timeout,
-                dry_run=dry_run,
-                incident=inc,
-                changes=rec.changes,
-            )
-            rec.result = "ok" if result.changed else "unchanged"
-            rec.outputs = result.to_json()
+        result = run(
+            cluster,
+            tgt,
+            journals(journal),
+            incident=inc,
+            replicas=replicas,
+            force=force,
+            wait=wait,
+            wait_timeout=timeout,
+            dry_run=dry_run,
+            argv=redacted_argv(),
+        )
         _report(result, tgt, output)
         if result.skipped:
             raise PartialError(
@@ -147,7 +138,7 @@ def restore(
     A workload irkit did not scale is left alone ("nothing to restore"): running it twice is safe.
     """
     from irkit.actions.scale import check_scalable
-    from irkit.actions.scale import restore as run
+    from irkit.engine.command import restore as run
     from irkit.incident.ids import check_incident_id
 
     with reported_errors():
@@ -156,19 +147,16 @@ def restore(
         check_scalable(tgt, "restore")
         inc = check_incident_id(incident) if incident else ""
         cluster = connect_cluster(kubeconfig, context)
-        inc = inc or restore_incident(cluster, tgt)
-        inputs = {"wait": wait, "timeout": timeout}
-        with (
-            journaled(
-                journal, "restore", cluster.identity.user, tgt, inc, dry_run=dry_run, inputs=inputs
-            ) as rec,
-            names_suggested(cluster, tgt),
-        ):
-            result = run(
-                cluster, tgt, wait=wait, wait_timeout=timeout, dry_run=dry_run, changes=rec.changes
-            )
-            rec.result = "ok" if result.changed else "unchanged"
-            rec.outputs = result.to_json()
+        result = run(
+            cluster,
+            tgt,
+            journals(journal),
+            incident=inc,
+            wait=wait,
+            wait_timeout=timeout,
+            dry_run=dry_run,
+            argv=redacted_argv(),
+        )
         _report(result, tgt, output)
 
 

@@ -27,6 +27,7 @@ REMEDIES: dict[str, Wording] = {
     "quarantined-by-incident": lambda v: (
         f"use --incident {v['incident']}, or release that quarantine first"
     ),
+    "joined-incident": lambda v: f"use --incident {v['incident']} to change it on purpose",
     "give-params": lambda v: " ".join(f"--set {n}=VALUE" for n in v["names"].split(", ")),
     "kubeconfig": lambda v: "pass --kubeconfig and --context, or set KUBECONFIG",
     "kubeconfig-load": lambda v: "pass --kubeconfig/--context, or set KUBECONFIG",

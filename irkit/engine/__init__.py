@@ -8,8 +8,9 @@ Kubernetes client, boto3, typer nor rich. Each step runs through the same action
 matching CLI command (its action's runner, ``irkit.actions.registry``); the run is journaled
 event by event so that
 ``resume=True`` can continue after a crash without repeating a finished mutation. The CLI
-commands themselves run as one-step runs (``irkit.engine.command.one_step_run``) into the same
-journal, in the same format (``irkit.incident``).
+response commands run as one-step runs (``irkit.engine.command``: ``isolate``, ``release``,
+``scale``, ``restore``, ``collect``) into the same journal, in the same format, kept by the
+``IncidentStore`` in ``Adapters.store`` (``irkit.incident.store``).
 """
 
 from __future__ import annotations

@@ -10,19 +10,34 @@ RCA and ``irkit incidents`` read one format.
 A command run takes no incident lock: several may append to the incident's journal, each with
 its own run id, while a runbook run holds the lock, and ``irkit run --resume`` reads only the
 runbook runs (``irkit.incident.state``). A dry run journals nothing.
+
+Front ends run the response commands through the functions at the end (``isolate``,
+``release``, ``scale``, ``restore``, ``collect``), never the actions themselves: each finds the
+incident it belongs to (``irkit.engine.lookup``), journals it as a one-step run with what it
+did, and returns the action's result for the front end to print. ``Journals`` gives the journal
+of an incident: the store's (``IncidentJournal``) or one file given by hand (``--journal``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from irkit.actions import collect as collect_action
+from irkit.actions import isolate as isolate_action
+from irkit.actions import release as release_action
+from irkit.actions import scale as scale_action
+from irkit.audit.source import AuditScope, AuditSource
+from irkit.cluster.port import Cluster
 from irkit.engine.execution import JournaledChanges, stamp
+from irkit.engine.lookup import names_suggested, policy_incident, restore_incident
 from irkit.engine.ports import utc_now
-from irkit.errors import IrkitError
+from irkit.errors import IrkitError, UploadError
+from irkit.evidence.store import EvidenceStore
 from irkit.incident.ids import new_run_id
 from irkit.incident.journal import EventSink, NoJournal
 from irkit.model.journal import (
@@ -34,6 +49,14 @@ from irkit.model.journal import (
     STEP_START,
     Change,
     RunEvent,
+)
+from irkit.model.target import Target
+
+Journals = Callable[[str], EventSink]
+"""The journal of an incident ("": a command of no incident)."""
+ISOLATE_REMEDY = (
+    "remedy: remove or narrow those policies; isolate strict to fail instead, or isolate the "
+    "pod alone (scope pod, detach) to take it out of their selectors"
 )
 
 
@@ -109,3 +132,177 @@ def _end(
     }
     run_status = "failed" if status == "failed" else "completed"
     event(RUN_END, step=False, status=run_status, data=summary, error=error)
+
+
+# ---- the response commands ---------------------------------------------------------------------
+def isolate(
+    cluster: Cluster,
+    target: Target,
+    req: isolate_action.IsolateRequest,
+    journals: Journals,
+    *,
+    argv: Sequence[str] = (),
+    remedy: str = ISOLATE_REMEDY,
+) -> isolate_action.IsolateResult:
+    """``req.join_existing`` (the incident was not chosen): journaled in the incident of the
+    quarantine already in place, if any. ``remedy``: the warning a partial isolation journals,
+    in the front end's words."""
+    if req.join_existing:
+        req = replace(req, incident=policy_incident(cluster, target) or req.incident)
+    allow = req.allow
+    inputs: dict[str, Any] = {"scope": req.scope, "detach": req.detach}
+    inputs["allow"] = {"dns": allow.dns, "cidrs": list(allow.cidrs), "to": list(allow.peers)}
+    inputs |= {"strict": req.strict, "reason": req.reason}
+    spec = CommandSpec("isolate", req.incident, req.actor, str(target), argv, inputs, req.dry_run)
+    with one_step_run(spec, journals(req.incident)) as rec, names_suggested(cluster, target):
+        result = isolate_action.isolate(cluster, target, req, rec.changes)
+        rec.result = "partial" if result.partial else "ok" if rec.changes else "unchanged"
+        rec.outputs = {
+            "policy": result.policy_name,
+            "pods": result.pods,
+            "partial": result.partial,
+            "leaks": [leak.to_json() for leak in result.leaks],
+        }
+        warnings = [f"isolation partial: {w}" for w in result.warnings]
+        rec.outputs["warnings"] = warnings + ([remedy] if result.partial else [])
+    return result
+
+
+def release(
+    cluster: Cluster,
+    target: Target,
+    journals: Journals,
+    *,
+    incident: str = "",
+    dry_run: bool = False,
+    argv: Sequence[str] = (),
+) -> release_action.ReleaseResult:
+    """``incident``: the one given, which must be the quarantine's; without it, journaled in
+    the incident recorded on the quarantine policy."""
+    journaled_in = incident or policy_incident(cluster, target)
+    actor = cluster.identity.user
+    spec = CommandSpec("release", journaled_in, actor, str(target), argv, {}, dry_run)
+    with one_step_run(spec, journals(journaled_in)) as rec, names_suggested(cluster, target):
+        result = release_action.release(
+            cluster, target, incident=incident, dry_run=dry_run, changes=rec.changes
+        )
+        rec.result = "ok" if rec.changes else "unchanged"
+    return result
+
+
+def scale(
+    cluster: Cluster,
+    target: Target,
+    journals: Journals,
+    *,
+    incident: str,
+    replicas: int = 0,
+    force: bool = False,
+    wait: bool = False,
+    wait_timeout: float = 120.0,
+    dry_run: bool = False,
+    argv: Sequence[str] = (),
+) -> scale_action.ScaleResult:
+    inputs = {"replicas": replicas, "force": force, "wait": wait, "timeout": wait_timeout}
+    spec = CommandSpec("scale", incident, cluster.identity.user, str(target), argv, inputs, dry_run)
+    with one_step_run(spec, journals(incident)) as rec, names_suggested(cluster, target):
+        result = scale_action.scale(
+            cluster,
+            target,
+            replicas=replicas,
+            force=force,
+            wait=wait,
+            wait_timeout=wait_timeout,
+            dry_run=dry_run,
+            incident=incident,
+            changes=rec.changes,
+        )
+        rec.result = "ok" if result.changed else "unchanged"
+        rec.outputs = result.to_json()
+    return result
+
+
+def restore(
+    cluster: Cluster,
+    target: Target,
+    journals: Journals,
+    *,
+    incident: str = "",
+    wait: bool = False,
+    wait_timeout: float = 120.0,
+    dry_run: bool = False,
+    argv: Sequence[str] = (),
+) -> scale_action.ScaleResult:
+    """``incident``: where it is journaled; without it, the one its workloads were scaled for."""
+    incident = incident or restore_incident(cluster, target)
+    inputs = {"wait": wait, "timeout": wait_timeout}
+    actor = cluster.identity.user
+    spec = CommandSpec("restore", incident, actor, str(target), argv, inputs, dry_run)
+    with one_step_run(spec, journals(incident)) as rec, names_suggested(cluster, target):
+        result = scale_action.restore(
+            cluster, target, wait=wait, wait_timeout=wait_timeout, dry_run=dry_run,
+            changes=rec.changes,
+        )  # fmt: skip
+        rec.result = "ok" if result.changed else "unchanged"
+        rec.outputs = result.to_json()
+    return result
+
+
+def collect(
+    cluster: Cluster,
+    target: Target,
+    journals: Journals,
+    *,
+    incident: str,
+    out_dir: Path,
+    inputs: Mapping[str, Any],
+    concurrency: int = 8,
+    audit_sources: Sequence[AuditSource] = (),
+    audit_scope: AuditScope | None = None,
+    stores: Sequence[EvidenceStore] = (),
+    progress: collect_action.Progress | None = None,
+    collector: collect_action.Collector | None = None,
+    state_only: bool = False,
+    argv: Sequence[str] = (),
+) -> collect_action.CollectResult:
+    """``inputs``: the options as the front end took them, journaled as the step's ``with``;
+    a failed upload journals the local bundle kept (its hash on record)."""
+    spec = CommandSpec("collect", incident, cluster.identity.user, str(target), argv, inputs)
+    with one_step_run(spec, journals(incident)) as rec, names_suggested(cluster, target):
+        try:
+            result = collect_action.collect(
+                cluster,
+                target,
+                out_dir=out_dir,
+                incident=incident,
+                concurrency=concurrency,
+                audit_sources=audit_sources,
+                audit_scope=audit_scope,
+                stores=stores,
+                progress=progress,
+                collector=collector,
+                state_only=state_only,
+            )
+        except UploadError as e:  # the local bundle is kept: its hash goes on record
+            rec.outputs = dict(e.kept)
+            raise
+        rec.result = "ok" if result.status == "complete" else "partial"
+        rec.outputs = collect_summary(result)
+    return result
+
+
+def collect_summary(result: collect_action.CollectResult) -> dict[str, Any]:
+    bundle = result.bundle
+    return {
+        "status": result.status,
+        "bundle": str(bundle.folder),
+        "tarball": str(bundle.tarball),
+        "sha256": bundle.sha256,
+        "pods": len(result.pods),
+        "files": len(bundle.manifest.files),
+        "bytes": bundle.manifest.total_bytes,
+        "failures": [f.to_json() for f in result.failures],
+        "s3": [s.uri for s in result.stored],
+        "audit": result.audit,
+        "warnings": result.warnings,
+    }

@@ -57,9 +57,9 @@ def stamp(moment: datetime) -> str:
 class Execution:
     runbook: Runbook
     runbook_dir: Path
-    paths: IncidentPaths
+    paths: IncidentPaths  # the incident's folder: its artefacts (evidence, rca.md) only
     adapters: Adapters
-    journal: EventSink
+    journal: EventSink  # the incident store's journal (IncidentJournal); NoJournal: dry run
     context: dict[str, Any]  # the template context; steps.<id>.outputs grows as steps end
     settings: RunSettings
     command: str

@@ -1,9 +1,10 @@
-"""Incidents read back from their folders, for ``irkit incidents``: what each one is and did.
+"""Incidents read back from their store, for ``irkit incidents``: what each one is and did.
 
-An incident is a folder ``<incidents>/<id>/`` holding its journal (``journal.jsonl``): the
-runs of ``irkit run`` and the one-step runs of the commands run by hand for it
-(``irkit.incident.commands``). It is read tolerantly (``irkit.incident.reader``): a torn or
-tampered line is skipped, never fatal. Status (of the runbook runs), in order:
+An incident's journal, kept by an ``IncidentStore`` (``irkit.incident.store``; the CLI's is
+``FileStore``), holds the runs of ``irkit run`` and the one-step runs of the commands run by
+hand for it (``irkit.incident.commands``); its folder ``<incidents>/<id>/`` holds artefacts.
+It is read tolerantly (``irkit.incident.reader``): a torn or tampered line is skipped, never
+fatal. Status (of the runbook runs), in order:
 
     running        another process holds the incident's run lock now
     interrupted    the last run-start has no run-end (the process died): resume it
@@ -21,7 +22,7 @@ from typing import Any
 from irkit.errors import NotFound
 from irkit.incident.commands import split_runs
 from irkit.incident.paths import IncidentPaths
-from irkit.incident.store import FileStore
+from irkit.incident.store import IncidentStore
 from irkit.model.journal import RUN_END, RUN_START, STEP_END, CommandRecord, RunEvent
 from irkit.redact import REDACTED
 from irkit.render.rca_alert import text
@@ -73,25 +74,25 @@ class IncidentSummary:
         return data
 
 
-def list_incidents(base: Path) -> list[IncidentSummary]:
-    """Every incident folder under ``base``, latest activity first."""
-    store = FileStore(base)
-    found = [summarize(store, incident) for incident in store.incidents()]
+def list_incidents(store: IncidentStore, base: Path) -> list[IncidentSummary]:
+    """Every incident of ``store``, latest activity first; ``base``: the folder holding their
+    folders (artefacts)."""
+    found = [summarize(store, base, incident) for incident in store.incidents()]
     return sorted(found, key=lambda s: (s.last_event, s.id), reverse=True)
 
 
-def show(base: Path, incident: str) -> IncidentSummary:
+def show(store: IncidentStore, base: Path, incident: str) -> IncidentSummary:
     paths = IncidentPaths.of(incident, base)
-    if not paths.root.is_dir():
+    if not paths.root.is_dir() and incident not in store.incidents():
         raise NotFound(
             f"no incident {incident} in {base}",
             hint="irkit incidents lists them; --incidents-dir or IRKIT_HOME point elsewhere",
         )
-    return summarize(FileStore(base), incident)
+    return summarize(store, base, incident)
 
 
-def summarize(store: FileStore, incident: str) -> IncidentSummary:
-    paths = store.paths(incident)
+def summarize(store: IncidentStore, base: Path, incident: str) -> IncidentSummary:
+    paths = IncidentPaths.of(incident, base)
     notes: list[str] = []
     events, entries = split_runs(store.read(incident, notes), incident)
     starts = [e for e in events if e.event == RUN_START]

@@ -6,6 +6,10 @@ the caller wires (the CLI uses ``irkit.evidence.s3`` and ``irkit.audit.*``), so 
 of the engine; notify steps get their ``Notifier`` from ``notifiers`` the same way (the default
 builds only the stdlib Slack and webhook senders; the CLI passes ``irkit.notify.notifier_for``,
 which adds SNS). The defaults make a local-only run: no S3, no audit logs.
+
+``store`` is where incidents' journals and run locks are kept (``irkit.incident.store``): the
+CLI's ``FileStore``, or the PostgreSQL store of ``irkit serve``. The engine never opens a
+journal file itself; the incident folder holds only artefacts (evidence, ``rca.md``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from irkit.cluster.port import Cluster
 from irkit.engine.rca import write_rca
 from irkit.errors import UsageError
 from irkit.evidence.store import EvidenceStore
+from irkit.incident.store import IncidentStore
 from irkit.notify.port import Notifier
 from irkit.notify.senders import http_notifier
 from irkit.runbook.model import Step
@@ -85,3 +90,5 @@ class Adapters:
     """Used for ``wait`` steps and the pauses between retries."""
     rca: RcaWriter = write_rca
     """Writes the RCA draft of an ``rca`` step (reads the incident's journal and bundles)."""
+    store: IncidentStore | None = None
+    """Journals and run locks; None: files under ``RunSettings.incidents_dir`` (``FileStore``)."""

@@ -1,14 +1,16 @@
 """The RCA of an incident: its journal and evidence read, the draft built and written.
 
     paths = IncidentPaths.of("inc-42", Path(settings.incidents_dir))
-    data = build_rca(paths)                           # + command_journal=Path("mine.jsonl")
+    data = build_rca(paths, store=store)              # + command_journal=Path("mine.jsonl")
     text = render_markdown(data)                      # or render_markdown(data, Path("ours.md.j2"))
-    path = write_rca(paths)                           # <id>/rca.md (the rca step)
+    path = write_rca(paths, store=store)              # <id>/rca.md (the rca step)
 
-The I/O side of ``irkit.render.rca`` (which takes data only). Sources: the incident's journal
-(``<id>/journal.jsonl``: the runbook runs and the commands run by hand, ``irkit.incident``),
-optionally another journal (``--journal``: its runs of that incident), and every bundle a
-collect recorded or that lies under ``<id>/evidence/`` (``irkit.engine.rca_evidence``).
+The I/O side of ``irkit.render.rca`` (which takes data only). Sources: the incident's journal,
+read through its ``IncidentStore`` (the runbook runs and the commands run by hand; without a
+store, ``FileStore`` over the folder holding ``paths``), optionally another journal file
+(``--journal``: its runs of that incident), and every bundle a collect recorded or that lies
+under ``<id>/evidence/`` (``irkit.engine.rca_evidence``). The store holds the journal; the
+incident's folder holds the artefacts: the bundles and the ``rca.md`` written.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from irkit.errors import IrkitError, NotFound, UsageError
 from irkit.incident.commands import split_runs
 from irkit.incident.paths import IncidentPaths
 from irkit.incident.reader import run_events
+from irkit.incident.store import FileStore, IncidentJournal, IncidentStore
 from irkit.render import rca
 from irkit.render.rca_data import RcaData
 
@@ -33,21 +36,21 @@ __all__ = ["RcaData", "build_rca", "render_markdown", "write_atomically", "write
 def build_rca(
     paths: IncidentPaths,
     *,
+    store: IncidentStore | None = None,
     command_journal: Path | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     status: str | None = None,
 ) -> RcaData:
-    """``command_journal``: another journal to read the incident's runs from (``--journal``);
-    ``status``: see ``irkit.render.rca.build_rca``."""
+    """``command_journal``: another journal file to read the incident's runs from
+    (``--journal``); ``status``: see ``irkit.render.rca.build_rca``."""
     notes: list[str] = []
-    journals = [paths.journal, *([command_journal] if command_journal else [])]
-    events = [
-        event
-        for journal in {j.resolve(): j for j in journals}.values()  # each file once
-        for event in run_events(journal, notes)
-    ]
+    store = store or FileStore(paths.root.parent)
+    events = store.read(paths.incident, notes)
+    own = IncidentJournal(store, paths.incident).path
+    if command_journal and (own is None or own.resolve() != command_journal.resolve()):
+        events = [*events, *run_events(command_journal, notes)]  # each file once
     runs, entries = split_runs(events, paths.incident)
-    if not paths.root.is_dir() and not entries:
+    if not paths.root.is_dir() and not runs and not entries:
         where = f" and no run of it in {command_journal}" if command_journal else ""
         raise NotFound(
             f"incident {paths.incident!r}: no folder {paths.root}{where}",
@@ -77,13 +80,14 @@ def render_markdown(data: RcaData, template: Path | None = None) -> str:
 def write_rca(
     paths: IncidentPaths,
     *,
+    store: IncidentStore | None = None,
     template: Path | None = None,
     command_journal: Path | None = None,
     out: Path | None = None,
     status: str | None = None,
 ) -> Path:
     """Write the draft to ``out`` (default ``incidents/<id>/rca.md``) atomically; return it."""
-    data = build_rca(paths, command_journal=command_journal, status=status)
+    data = build_rca(paths, store=store, command_journal=command_journal, status=status)
     document = render_markdown(data, template)
     target = out or paths.rca
     write_atomically(target, document)

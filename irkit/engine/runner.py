@@ -4,7 +4,7 @@ Before any step runs: the alert's size is checked, params are coerced and comple
 step whose templates read no earlier step's outputs is rendered and validated, so bad input
 stops the run with nothing done and nothing written.
 
-Resume (``resume=True``) reads ``incidents/<id>/journal.jsonl``: params, alert and started_at
+Resume (``resume=True``) reads the incident's journal: params, alert and started_at
 come from the first run-start; steps whose last step-end is ok, unchanged or skipped are not
 run again; the first other one (failed, awaiting approval, or started and never ended because
 the process died) runs again, which is safe because every action is idempotent. A runbook file
@@ -13,12 +13,18 @@ finished step must still exist with the same action).
 
 Dry run: no lock, no journal, no evidence; mutating actions send server-side dryRun writes and
 the result's steps carry the concrete objects as their ``plan``.
+
+The journal and the run lock are the ``IncidentStore``'s (``Adapters.store``; files under
+``RunSettings.incidents_dir`` when none is given): the runner only appends, reads and locks
+through it. The incident's folder (``IncidentPaths``) is for the steps' artefacts: evidence
+bundles and ``rca.md``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,10 +35,10 @@ from irkit.engine.ports import Adapters
 from irkit.engine.prepare import check_all, template_context
 from irkit.engine.result import FINISHED, RunResult
 from irkit.errors import IrkitError, NotFound, UsageError
-from irkit.incident.journal import Journal, NoJournal
-from irkit.incident.lock import incident_lock
+from irkit.incident.journal import NoJournal
 from irkit.incident.paths import IncidentPaths
 from irkit.incident.state import RunState, read_state
+from irkit.incident.store import FileStore, IncidentJournal, IncidentStore
 from irkit.model.journal import RUN_START
 from irkit.redact import REDACTED, journaled_params
 from irkit.runbook.loader import Loaded
@@ -56,8 +62,12 @@ def run(
 ) -> RunResult:
     settings = settings or RunSettings()
     paths = IncidentPaths.of(incident, Path(settings.incidents_dir))
+    store = adapters.store or FileStore(Path(settings.incidents_dir))
+    adapters = replace(adapters, store=store)
+    journal = IncidentJournal(store, incident)
     info = runbook_info(loaded)
     command = command or f"irkit run {loaded.path} --incident {incident}"
+    notes: list[str] = []  # what reading the journal skipped: resume refuses a damaged one
     if resume:
         if dry_run:
             raise UsageError("--dry-run plans a new run; it cannot be combined with --resume")
@@ -66,18 +76,15 @@ def run(
                 "a resumed run keeps the params and alert it started with (from its journal)",
                 hint="drop --alert-file",
             )
-        if read_state(paths.journal) is None:  # checked before the lock creates the folder
+        events = store.read(incident, notes)
+        if read_state(events, notes) is None:  # checked before the lock creates the folder
             raise NotFound(
-                f"incident {incident} has no run to resume ({paths.journal} "
-                + (
-                    "holds only commands run by hand)"
-                    if paths.journal.exists()
-                    else "does not exist)"
-                ),
+                f"incident {incident} has no run to resume ({_where(journal)} "
+                + ("holds only commands run by hand)" if events else "does not exist)"),
                 hint="check --resume ID (irkit incidents lists them), --incidents-dir and "
                 "IRKIT_HOME",
             )
-        with incident_lock(paths):
+        with store.lock(incident):
             return _resume(
                 loaded, paths, info, adapters, yes, allow_changed, settings, command, params or {}
             )
@@ -102,13 +109,13 @@ def run(
     if dry_run:
         adapters.output(f"plan for runbook {info['name']} (dry run: nothing is changed)")
         return execution.execute()
-    with incident_lock(paths):
-        if read_state(paths.journal) is not None:
+    with store.lock(incident):
+        if read_state(store.read(incident, notes), notes) is not None:
             raise UsageError(
-                f"incident {incident} already has a run ({paths.journal})",
+                f"incident {incident} already has a run ({_where(journal)})",
                 hint=f"continue it with irkit run --resume {incident}, or use another --incident",
             )
-        execution.journal = Journal(paths.journal)
+        execution.journal = journal
         params_shown = journaled_params(values)  # secrets: never in the journal
         start = {
             "runbook": info,
@@ -123,10 +130,22 @@ def run(
 def _start(execution: Execution, data: dict[str, Any]) -> None:
     actor = execution.actor
     execution.event(RUN_START, data=data | {"actor": actor, "dry_run": False})
+    journal = IncidentJournal(_store(execution.adapters), execution.incident)
     execution.out(
         f"running runbook {data['runbook']['name']} as incident {execution.incident} "
-        f"(journal {execution.paths.journal})"
+        f"(journal {_where(journal)})"
     )
+
+
+def _store(adapters: Adapters) -> IncidentStore:
+    if adapters.store is None:  # run() always sets one
+        raise AssertionError("no incident store")
+    return adapters.store
+
+
+def _where(journal: IncidentJournal) -> str:
+    """The journal's file, or where the store keeps it, for people to read."""
+    return str(journal.path or f"the incident store's journal of {journal.incident}")
 
 
 def _resume(
@@ -140,9 +159,12 @@ def _resume(
     command: str,
     given: Mapping[str, Any],
 ) -> RunResult:
-    state = read_state(paths.journal)
+    store = _store(adapters)
+    notes: list[str] = []
+    state = read_state(store.read(paths.incident, notes), notes)
     if state is None:
-        raise NotFound(f"incident {paths.incident}: {paths.journal} holds no run-start")
+        journal = IncidentJournal(store, paths.incident)
+        raise NotFound(f"incident {paths.incident}: {_where(journal)} holds no run-start")
     _check_runbook(state, info, loaded.runbook, allow_changed, paths.incident)
     done = {s: d for s, d in state.done.items() if d["status"] in FINISHED}
     outputs = {s: d["outputs"] for s, d in state.done.items()}
@@ -160,7 +182,7 @@ def _resume(
         Path(loaded.path).parent,
         paths,
         adapters,
-        NoJournal() if everything_done else Journal(paths.journal),
+        NoJournal() if everything_done else IncidentJournal(store, paths.incident),
         context,
         settings,
         command,

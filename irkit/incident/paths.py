@@ -13,6 +13,10 @@ changes folders still finds the incident.
 
 A command run for no incident (a release or restore of nothing irkit recorded) is journaled in
 ``<incidents>/journal.jsonl`` (``unfiled_journal``): the same format, outside every incident.
+
+``journal.jsonl`` and ``.lock`` are ``FileStore``'s (``irkit.incident.store``); another
+``IncidentStore`` keeps the journal and the lock elsewhere, and the folder holds only the
+artefacts (``evidence/``, ``rca.md``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@
 must not: they are most needed after a crash (a torn last line) or a tampered file, and they
 say what they skipped instead. Each line becomes a ``RunEvent`` with every field checked for
 its type, so a hand-edited journal cannot make a renderer fail half-way.
+
+Each note is a ``Skipped``: a ``str``, as ``IncidentStore.read`` promises, that also says
+whether the line only makes the journal incomplete (a torn last line, a JSON value that is not
+an object) or damaged: ``irkit.incident.state`` refuses to resume from a damaged one.
 """
 
 from __future__ import annotations
@@ -19,7 +23,22 @@ from irkit.model.journal import Change, RunEvent
 MAX_LINE = 4 * 1024 * 1024  # a journal line longer than this is not one irkit wrote
 
 
+class Skipped(str):
+    """A note on a line skipped: ``where`` (``path:line``) and whether it is ``damaged`` (not
+    JSON, and not the last line: a crash tears only the last one)."""
+
+    where: str = ""
+    damaged: bool = False
+
+
+def skipped(where: str, why: str, *, damaged: bool) -> Skipped:
+    note = Skipped(f"{where}: {why}, skipped")
+    note.where, note.damaged = where, damaged
+    return note
+
+
 def read_lines(path: Path, notes: list[str]) -> Iterator[dict[str, Any]]:
+    torn: str = ""  # a line that is not JSON: torn if it is the last one, else damaged
     try:
         f = path.open(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -30,17 +49,22 @@ def read_lines(path: Path, notes: list[str]) -> Iterator[dict[str, Any]]:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
+            if torn:
+                notes.append(skipped(torn, "not a journal line", damaged=True))
+                torn = ""
             try:
                 if len(line) > MAX_LINE:
                     raise ValueError("too long")
                 obj = json.loads(line)
             except ValueError:
-                notes.append(f"{path}:{number}: not a journal line, skipped")
+                torn = f"{path}:{number}"
                 continue
             if isinstance(obj, dict):
                 yield obj
             else:
-                notes.append(f"{path}:{number}: not a JSON object, skipped")
+                notes.append(skipped(f"{path}:{number}", "not a JSON object", damaged=False))
+    if torn:
+        notes.append(skipped(torn, "not a journal line", damaged=False))
 
 
 def run_events(path: Path, notes: list[str]) -> list[RunEvent]:

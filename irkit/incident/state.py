@@ -1,20 +1,23 @@
 """An incident's journal read back strictly, for ``irkit run --resume``.
 
-A resumed run appends to the same file: another ``run-start`` (``data.resumed: true``), then
+A resumed run appends to the same journal: another ``run-start`` (``data.resumed: true``), then
 its steps. Command runs (isolate, scale, ... run by hand: run-start ``kind: command``) are
 skipped by run id: they are not steps of the runbook run, and never what is resumed.
+
+The events come from the incident's store (``IncidentStore.read``), with what it skipped reading
+them: a torn last line (the process died mid-write) only means the step did not end, but a
+damaged line anywhere else makes the journal untrustworthy, and resume must not guess.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from irkit.errors import IrkitError
-from irkit.model.journal import COMMAND, RUN_END, RUN_START, STEP_END, STEP_START
+from irkit.incident.reader import Skipped
+from irkit.model.journal import COMMAND, RUN_END, RUN_START, STEP_END, STEP_START, RunEvent
 
 
 @dataclass
@@ -29,31 +32,32 @@ class RunState:
     events: int = 0
 
 
-def read_state(path: Path) -> RunState | None:
-    """None when the journal at ``path`` holds no runbook run."""
-    return state_of(_events(path))
+def read_state(events: Iterable[RunEvent], notes: Sequence[str] = ()) -> RunState | None:
+    """The runbook run the events tell of (command runs are left out); None when there is none.
+
+    ``notes``: what the store skipped reading them (``IncidentStore.read``); any but an
+    incomplete line (``irkit.incident.reader.Skipped``, not ``damaged``) is refused."""
+    for note in notes:
+        if not isinstance(note, Skipped) or note.damaged:
+            where = note.where if isinstance(note, Skipped) else note
+            raise IrkitError(f"{where}: not a journal event; refusing to resume")
+    return _state_of(events)
 
 
-def is_command_start(event: dict[str, Any]) -> bool:
-    data = event.get("data")
-    return (
-        event.get("event") == RUN_START and isinstance(data, dict) and data.get("kind") == COMMAND
-    )
+def is_command_start(event: RunEvent) -> bool:
+    return event.event == RUN_START and event.data.get("kind") == COMMAND
 
 
-def state_of(events: Iterable[dict[str, Any]]) -> RunState | None:
-    """The runbook run the events (as JSON objects) tell of; command runs are left out."""
+def _state_of(events: Iterable[RunEvent]) -> RunState | None:
     state: RunState | None = None
     commands: set[str] = set()
     for event in events:
-        run = str(event.get("run") or "")
+        run = event.run
         if is_command_start(event):
             commands.add(run)
         if run and run in commands:
             continue
-        kind, step = event.get("event"), str(event.get("step") or "")
-        raw = event.get("data")
-        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        kind, step, data = event.event, event.step, event.data
         if kind == RUN_START:
             if state is None:
                 state = RunState(start=dict(data), runbook=dict(data.get("runbook") or {}))
@@ -63,34 +67,14 @@ def state_of(events: Iterable[dict[str, Any]]) -> RunState | None:
             continue
         state.events += 1
         if kind == STEP_START:
-            state.open_since.setdefault(step, str(event.get("time") or ""))
+            state.open_since.setdefault(step, event.time)
         elif kind == STEP_END:
             state.open_since.pop(step, None)
             state.done[step] = {
-                "status": str(event.get("status") or ""),
-                "action": str(event.get("action") or ""),
+                "status": event.status,
+                "action": event.action,
                 "outputs": dict(data.get("outputs") or {}),
             }
         elif kind == RUN_END:
-            state.ended = str(event.get("status") or "")
+            state.ended = event.status
     return state
-
-
-def _events(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return
-    except (OSError, UnicodeDecodeError) as e:
-        raise IrkitError(f"cannot read the run journal {path}: {e}") from e
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            if number == len(lines):  # torn by a crash mid-write: the step did not end
-                return
-            raise IrkitError(f"{path}:{number}: not a journal event; refusing to resume") from None
-        if isinstance(event, dict):
-            yield event

@@ -3,6 +3,9 @@
 ``irkit serve`` can keep incidents in PostgreSQL by implementing ``IncidentStore``: the
 engine, the commands and the readers only append events, read them back, take the run lock
 and list incidents. ``FileStore`` keeps them under ``<incidents>/<id>/`` (``IncidentPaths``).
+
+The store holds the journal and the run lock, nothing else: an incident's artefacts (evidence
+bundles, ``rca.md``) are files in its folder (``IncidentPaths``) whatever the store.
 """
 
 from __future__ import annotations
@@ -84,3 +87,10 @@ class IncidentJournal:
 
     def write(self, event: RunEvent) -> None:
         self.store.append(self.incident, event)
+
+    @property
+    def path(self) -> Path | None:
+        """The journal's file, for people to read; None when the store keeps no files."""
+        if isinstance(self.store, FileStore):
+            return self.store.journal_path(self.incident)
+        return None

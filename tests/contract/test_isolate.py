@@ -200,10 +200,14 @@ def test_selector_target_and_scope_rules(sim: SimCluster) -> None:
         "matchExpressions": [{"key": "tier", "operator": "In", "values": ["backend"]}]
     }
     assert len(result.pods) == 3
-    with pytest.raises(UsageError, match="--scope pod"):
+    # neutral words and the fields a front end words them from; the CLI's flags:
+    # tests/cli/test_core_wording.py
+    with pytest.raises(UsageError, match=r"^scope pod quarantines one pod") as scoped:
         isolate(c, parse_target(NS, "deployment/frontend", None), _req(scope="pod"))
-    with pytest.raises(UsageError, match="--detach"):
+    assert (scoped.value.option, scoped.value.code) == ("scope", "pod-scope-needs-pod")
+    with pytest.raises(UsageError, match=r"^detach works with scope pod") as detached:
         isolate(c, parse_target(NS, "deployment/frontend", None), _req(detach=True))
+    assert (detached.value.option, detached.value.code) == ("detach", "detach-needs-pod-scope")
 
 
 def test_errors_name_what_is_missing_or_forbidden(sim: SimCluster, tmp_path: Path) -> None:

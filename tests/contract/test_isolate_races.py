@@ -22,7 +22,7 @@ from kubernetes import client
 from irkit.actions.isolate import IsolateRequest, isolate, policy_name
 from irkit.actions.netpol import MANAGED_BY, QUARANTINE_LABEL
 from irkit.cluster.kube import KubeCluster
-from irkit.errors import Conflict
+from irkit.errors import Conflict, Remedy
 from irkit.model.selectors import label_selector_from_object
 from irkit.model.target import parse_target
 from irkit.sim import SimCluster
@@ -65,7 +65,8 @@ def test_a_second_incident_changes_nothing_of_a_pod_quarantine(sim: SimCluster) 
 
     with pytest.raises(Conflict, match="inc-A") as err:
         isolate(c, target, _req("inc-B"))
-    assert "--incident inc-A" in (err.value.hint or "")
+    assert "act for incident inc-A" in (err.value.hint or "")  # "--incident": the CLI's
+    assert err.value.remedy == Remedy("owned-by-incident", {"incident": "inc-A"})
 
     assert c.get("networkpolicies", NS, policy_name(target)) == policy_before
     assert c.get("pods", NS, pod) == pod_before

@@ -18,7 +18,7 @@ from irkit.audit.cloudwatch import EksAuditLogs, filter_pattern
 from irkit.audit.files import AuditLogFiles, rotated_at
 from irkit.audit.filter import actor_for_service_account, event_time, in_scope
 from irkit.audit.source import AuditScope
-from irkit.errors import AuditSourceError
+from irkit.errors import AuditSourceError, Remedy
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)
 NS = "prod"
@@ -356,4 +356,5 @@ def test_cloudwatch_without_a_region_is_an_audit_source_error(
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     with pytest.raises(AuditSourceError, match="/aws/eks/prod/cluster") as caught:
         EksAuditLogs("prod")
-    assert caught.value.hint is not None and "--region" in caught.value.hint
+    assert caught.value.hint is not None and "region" in caught.value.hint  # "--region": CLI's
+    assert caught.value.remedy == Remedy("aws-region")

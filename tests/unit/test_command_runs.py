@@ -70,7 +70,6 @@ def test_a_dry_run_journals_nothing(tmp_path: Path) -> None:
 
 def test_commands_beside_a_runbook_run_are_not_what_resume_continues(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
-    path = store.paths("inc-1").journal
     run = [
         RunEvent("run-start", "inc-1", data={"runbook": {"name": "rb"}}, run="r1"),
         RunEvent("step-start", "inc-1", "contain", "isolate", run="r1"),
@@ -86,7 +85,7 @@ def test_commands_beside_a_runbook_run_are_not_what_resume_continues(tmp_path: P
         store.append("inc-1", event)
     with one_step_run(spec("collect"), IncidentJournal(store, "inc-1")):
         pass
-    state = read_state(path)
+    state = read_state(store.read("inc-1", []))
     assert state is not None and state.runbook == {"name": "rb"}
     assert set(state.done) == {"contain", "approve"} and state.ended == "stopped"
     runs, records = split_runs(store.read("inc-1", []))
@@ -102,5 +101,5 @@ def test_only_commands_is_no_run_to_resume(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     with one_step_run(spec(), IncidentJournal(store, "inc-1")):
         pass
-    assert read_state(store.paths("inc-1").journal) is None
+    assert read_state(store.read("inc-1", [])) is None
     assert store.incidents() == ["inc-1"]

@@ -13,6 +13,8 @@ from irkit.engine.params import check_alert, coerce, parse_sets, resolve_params
 from irkit.engine.prepare import prepare
 from irkit.errors import Conflict, IrkitError, NotifyError, Unavailable, UsageError
 from irkit.incident.state import read_state
+from irkit.incident.store import FileStore
+from irkit.model.journal import RunEvent
 from irkit.redact import REDACTED, journaled_params
 from irkit.runbook.model import Param, Step
 from irkit.runbook.templating import TemplateFailure
@@ -129,6 +131,12 @@ def test_an_rca_output_may_be_a_plain_md_file_name() -> None:
     assert prepare(parsed, {**BASE, "alert": {}, "params": {}, "steps": {}}).inputs
 
 
+def journal(base: Path) -> tuple[list[RunEvent], list[str]]:
+    """The events and notes of ``base/journal.jsonl`` (a command of no incident's journal)."""
+    notes: list[str] = []
+    return FileStore(base).read("", notes), notes
+
+
 def _write(path: Path, events: list[dict[str, Any]], tail: str = "") -> None:
     path.write_text("".join(json.dumps(e) + "\n" for e in events) + tail)
 
@@ -149,19 +157,19 @@ def test_read_state_for_resume(tmp_path: Path) -> None:
         {"event": "step-start", "step": "two", "time": "2026-11-26T03:00:01.000000Z"},
     ]
     _write(path, events, tail='{"event": "step-e')  # torn by a crash
-    state = read_state(path)
+    state = read_state(*journal(tmp_path))
     assert state is not None
     assert state.start["params"] == {"a": 1} and state.runbook == {"sha256": "x"}
     assert state.done == {"one": {"status": "ok", "action": "isolate", "outputs": {"policy": "p"}}}
     assert state.open_since == {"two": "2026-11-26T03:00:01.000000Z"} and state.ended == ""
-    assert read_state(tmp_path / "none.jsonl") is None
+    assert read_state(*journal(tmp_path / "none")) is None
 
 
 def test_a_damaged_journal_is_not_resumed(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     path.write_text('{"event": "run-start", "data": {}}\nnot json\n{"event": "run-end"}\n')
     with pytest.raises(IrkitError, match=":2: not a journal event"):
-        read_state(path)
+        read_state(*journal(tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,13 @@ def run(call: StepCall) -> StepOutcome:
         return StepOutcome("dry-run", {"path": str(out)}, f"would write {out}", {"path": str(out)})
     template = call.runbook_dir / inp.template if inp.template else None
     write = call.adapters.rca
-    path = write(call.paths, template=template, out=out, status=call.run_status or None)
+    path = write(
+        call.paths,
+        store=call.adapters.store,
+        template=template,
+        out=out,
+        status=call.run_status or None,
+    )
     return StepOutcome("ok", {"path": str(path)}, f"wrote {path}")
 
 
