@@ -147,7 +147,7 @@ def test_the_engine_runs_a_runbook_and_its_resume_with_the_postgres_store(
 
     from irkit.cluster.kube import connect
     from irkit.engine import run
-    from irkit.incident.state import read_state  # type: ignore[attr-defined]
+    from irkit.incident.state import read_state
     from irkit.runbook.loader import load_runbook
     from irkit.settings import ClusterSettings, RetrySettings, RunSettings
 
@@ -163,9 +163,9 @@ def test_the_engine_runs_a_runbook_and_its_resume_with_the_postgres_store(
         return run(
             runbook,
             incident="inc-1",
-            adapters=Adapters(cluster=cluster, store=store),  # type: ignore[call-arg]
+            adapters=Adapters(cluster=cluster, store=store),
             settings=RunSettings(incidents_dir=str(base)),
-            **kw,  # type: ignore[arg-type]
+            **kw,
         )
 
     try:
