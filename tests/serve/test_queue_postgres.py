@@ -14,10 +14,11 @@ from postgres import pg_server, pg_url  # noqa: F401
 from queue_contract import Clock, QueueContract, job
 
 from irkit.errors import AlertError, IrkitError
+from irkit.queue import pg_conn
 from irkit.queue.pg_conn import lock_key
 from irkit.queue.pg_schema import VERSION
 from irkit.queue.port import DONE, NewJob, Overloaded, Queue, Refused
-from irkit.queue.postgres import open_postgres
+from irkit.queue.postgres import PostgresQueue, open_postgres
 
 
 class TestPostgresQueue(QueueContract):
@@ -172,8 +173,9 @@ def test_payloads_round_trip_even_with_nul_and_a_nul_in_a_name_is_refused(
 def test_an_unreachable_database_is_overloaded_and_a_newer_schema_is_refused(
     pg_url: str,  # noqa: F811
 ) -> None:
-    with pytest.raises(Overloaded, match=r"cannot connect to PostgreSQL at 127\.0\.0\.1:1/"):
+    with pytest.raises(Overloaded, match=r"cannot connect to PostgreSQL at 127\.0\.0\.1:1/") as e:
         open_postgres("postgresql://irkit:secret-pw@127.0.0.1:1/irkit")
+    assert "secret-pw" not in str(e.value)
     queue, _ = open_postgres(pg_url)
     queue.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -194,5 +196,24 @@ def test_a_server_gone_mid_run_is_overloaded_not_a_crash(pg_url: str) -> None:  
         with pytest.raises(Overloaded):
             queue.depth()  # the pooled connection was cut: transient, and dropped
         assert queue.depth() == 1  # the next operation reconnects
+    finally:
+        queue.close()
+
+
+def test_no_free_connection_in_time_is_overloaded(
+    pg_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pg_conn, "WAIT_S", 0.2)
+    opened, _ = open_postgres(pg_url)
+    opened.close()
+    queue = PostgresQueue(pg_conn.Pool(pg_url, size=1))
+    try:
+        with (
+            queue.pool.connection(),  # the only one, busy
+            pytest.raises(Overloaded, match="no free connection"),
+        ):
+            queue.depth()
+        assert queue.depth() == 0
     finally:
         queue.close()
