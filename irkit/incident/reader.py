@@ -68,21 +68,23 @@ def read_lines(path: Path, notes: list[str]) -> Iterator[dict[str, Any]]:
 
 
 def run_events(path: Path, notes: list[str]) -> list[RunEvent]:
-    return [
-        RunEvent(
-            event=_str(raw, "event"),
-            incident=_str(raw, "incident"),
-            step=_str(raw, "step"),
-            action=_str(raw, "action"),
-            status=_str(raw, "status"),
-            data=_dict(raw, "data"),
-            changes=_changes(raw),
-            error=_str(raw, "error"),
-            time=_str(raw, "time"),
-            run=_str(raw, "run"),
-        )
-        for raw in read_lines(path, notes)
-    ]
+    return [run_event(raw) for raw in read_lines(path, notes)]
+
+
+def run_event(raw: dict[str, Any]) -> RunEvent:
+    """One journal line's object as a ``RunEvent`` (also for stores that keep lines elsewhere)."""
+    return RunEvent(
+        event=_str(raw, "event"),
+        incident=_str(raw, "incident"),
+        step=_str(raw, "step"),
+        action=_str(raw, "action"),
+        status=_str(raw, "status"),
+        data=_dict(raw, "data"),
+        changes=_changes(raw),
+        error=_str(raw, "error"),
+        time=_str(raw, "time"),
+        run=_str(raw, "run"),
+    )
 
 
 def _changes(raw: dict[str, Any]) -> list[Change]:
