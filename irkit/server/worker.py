@@ -30,6 +30,7 @@ from irkit.engine.result import RunResult
 from irkit.engine.runner import run
 from irkit.errors import IrkitError, Locked
 from irkit.incident.paths import IncidentPaths
+from irkit.incident.reader import run_events
 from irkit.incident.state import read_state
 from irkit.notify.port import Notification
 from irkit.notify.senders import http_notifier
@@ -172,6 +173,7 @@ class Workers:
                 )
 
     def record(self, claim: Claim, result: RunResult, ids: dict[str, Any]) -> None:
+        ids = ids | ({"run": run} if (run := last_run(result.journal)) else {})
         for step in result.steps:
             if step.note != "done earlier" and step.status not in ("skipped", "awaiting-approval"):
                 self.metrics.step_seconds.labels(step.action).observe(step.seconds)
@@ -229,3 +231,11 @@ class Workers:
             )
         except IrkitError as e:
             log(logging.ERROR, f"approval notification not sent: {e}", **ids)
+
+
+def last_run(journal: Path | None) -> str:
+    """The run id the engine journaled last (for the log lines of this run's end)."""
+    if journal is None or not journal.exists():
+        return ""
+    events = run_events(journal, [])
+    return events[-1].run if events else ""

@@ -137,7 +137,12 @@ def test_kill_9_then_restart_completes_the_run_with_each_change_once(
     assert pod["metadata"]["annotations"]["example.com/incident"] == incident
     logs = Path(server.logs[-1]).read_text().splitlines()
     lines = [json.loads(line) for line in logs if line.startswith("{")]
-    assert any(line.get("incident") == incident and line["msg"] == "run done" for line in lines)
+    assert any(
+        line.get("incident") == incident
+        and line["msg"] == "run done"
+        and line["run"].startswith("run-")
+        for line in lines
+    )
 
 
 def test_irkit_approve_lets_a_waiting_run_go_on(
