@@ -91,7 +91,7 @@ def serve(
 
     from irkit.engine.routing import routes
     from irkit.errors import UsageError
-    from irkit.server.auth import load_token
+    from irkit.server.auth import load_token, private_file
     from irkit.server.config import PROTECTED, ServeSettings
     from irkit.settings import RunSettings, from_env, state_home
 
@@ -105,6 +105,12 @@ def serve(
             raise UsageError("--tls-client-ca needs --tls-cert and --tls-key")
         if (tls_cert is None) != (tls_key is None):
             raise UsageError("give --tls-cert and --tls-key together")
+        if tls_key is not None and tls_key.exists() and not private_file(tls_key):
+            raise UsageError(
+                f"{tls_key}: readable by group or others: refused",
+                option="--tls-key",
+                hint=f"chmod 600 {tls_key}",
+            )
         if token is None and not insecure_no_auth and tls_client_ca is None:
             raise UsageError(
                 "no token: alerts would be accepted from anyone",

@@ -31,10 +31,19 @@ def free_port() -> int:
 class Server:
     """``irkit serve`` on loopback; ``start`` again after ``kill`` reuses its state folder."""
 
-    def __init__(self, tmp_path: Path, sim: SimCluster, *extra: str) -> None:
-        self.tmp, self.sim, self.extra = tmp_path, sim, extra
+    def __init__(
+        self,
+        tmp_path: Path,
+        sim: SimCluster,
+        *extra: str,
+        token: bool = True,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.tmp, self.sim, self.extra, self.token = tmp_path, sim, extra, token
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--tls-cert" in extra else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.client = client or httpx.Client()
         self.proc: subprocess.Popen[bytes] | None = None
         self.logs: list[str] = []
 
@@ -43,8 +52,7 @@ class Server:
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.tmp),
             "IRKIT_HOME": str(self.tmp),
-            "IRKIT_SERVE_TOKEN": TOKEN,
-        }
+        } | ({"IRKIT_SERVE_TOKEN": TOKEN} if self.token else {})
         argv = irkit_argv(
             "serve", "--runbooks", str(RUNBOOKS), "--listen", f"127.0.0.1:{self.port}",
             "--state", str(self.tmp / "state"), "--kubeconfig", self.sim.kubeconfig_path,
@@ -58,7 +66,7 @@ class Server:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, log.read_text()
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if self.client.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -70,6 +78,7 @@ class Server:
         self.proc.wait(10)
 
     def stop(self) -> None:
+        self.client.close()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -79,10 +88,10 @@ class Server:
                 self.proc.wait(5)
 
     def post(self, body: Any) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/alerts/alertmanager", json=body, headers=AUTH)
+        return self.client.post(f"{self.url}/v1/alerts/alertmanager", json=body, headers=AUTH)
 
     def job(self, incident: str) -> dict[str, Any]:
-        reply = httpx.get(f"{self.url}/v1/incidents/{incident}", headers=AUTH)
+        reply = self.client.get(f"{self.url}/v1/incidents/{incident}", headers=AUTH)
         return dict(reply.json())
 
     def wait(self, incident: str, states: tuple[str, ...], timeout: float = 40) -> dict[str, Any]:
