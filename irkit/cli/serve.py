@@ -117,6 +117,10 @@ def serve(
                 hint="set IRKIT_SERVE_TOKEN or --token-file (or mTLS with --tls-client-ca); "
                 "--insecure-no-auth only for a test",
             )
+        if notify_url:
+            from irkit.notify.senders import http_notifier
+
+            http_notifier("webhook", notify_url)  # checks the URL now, not at the first use
         home = (state or state_home()).absolute()
         run = from_env(RunSettings, "IRKIT_RUN_")
         if state is not None:

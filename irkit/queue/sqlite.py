@@ -4,8 +4,8 @@ One file (``<state>/serve.sqlite3``) in WAL mode with ``synchronous=FULL``: a ``
 reached the disk (the WAL fsynced) when it returns, so the 2xx the server answers after it
 survives a power loss. Every write runs in ``BEGIN IMMEDIATE`` (the write lock is taken first),
 so two workers can never claim one job, and waiting writers queue on ``busy_timeout`` instead of
-failing. Each thread gets its own connection (sqlite3 connections are not shared across
-threads); all of them are closed by ``close``.
+failing. A small pool of connections serves all threads (an operation borrows one; however
+many threads come and go, ``POOL`` connections at most); ``close`` closes them all.
 
 SQLite serves one machine: replicas need ``irkit.queue.postgres``.
 """
@@ -13,6 +13,7 @@ SQLite serves one machine: replicas need ``irkit.queue.postgres``.
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import threading
 import time
@@ -37,6 +38,8 @@ from irkit.queue.port import (
     Submitted,
 )
 
+POOL = 4
+"""Connections kept open: readers run side by side (WAL), writers take turns."""
 BUSY_TIMEOUT_MS = 10_000
 """How long a writer waits for another's transaction before giving up (Overloaded -> 503)."""
 
@@ -86,62 +89,83 @@ class SqliteQueue:
     """``irkit.queue.port.Queue`` in one SQLite file; ``clock`` (seconds) drives leases and
     the blast-radius window."""
 
-    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        connections: int = POOL,
+    ) -> None:
         self.path = Path(path)
         self.clock = clock
-        self._local = threading.local()
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(connections)
         self._all: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._db().executescript(_SCHEMA)
+        with self._borrow() as db:
+            db.executescript(_SCHEMA)
 
     # ---- connections -----------------------------------------------------------------------
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
+    @contextmanager
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
+        """A connection of the pool for one operation (waits while all are in use)."""
+        self._slots.acquire()
+        try:
             try:
-                db = sqlite3.connect(
-                    self.path,
-                    isolation_level=None,  # we say BEGIN IMMEDIATE / COMMIT ourselves
-                    check_same_thread=False,  # only close() touches another thread's one
-                    timeout=BUSY_TIMEOUT_MS / 1000,
-                )
-                db.row_factory = sqlite3.Row
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            except sqlite3.Error as e:
-                raise Overloaded(f"the queue database {self.path} cannot be opened: {e}") from e
-            self._local.db = db
-            with self._guard:
-                self._all.append(db)
+                db = self._idle.get_nowait()
+            except queue.Empty:
+                db = self._connect()
+            try:
+                yield db
+            finally:
+                self._idle.put(db)
+        finally:
+            self._slots.release()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(
+                self.path,
+                isolation_level=None,  # we say BEGIN IMMEDIATE / COMMIT ourselves
+                check_same_thread=False,  # pooled: used by one thread at a time
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as e:
+            raise Overloaded(f"the queue database {self.path} cannot be opened: {e}") from e
+        with self._guard:
+            self._all.append(db)
         return db
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, the write lock taken first."""
-        db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:  # busy past busy_timeout, disk full, ...
-            raise Overloaded(f"the queue database is busy or unavailable: {e}") from e
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        try:
-            db.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            db.execute("ROLLBACK")
-            raise Overloaded(f"the queue database could not commit: {e}") from e
+        with self._borrow() as db:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:  # busy past busy_timeout, disk full, ...
+                raise Overloaded(f"the queue database is busy or unavailable: {e}") from e
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                db.execute("ROLLBACK")
+                raise Overloaded(f"the queue database could not commit: {e}") from e
 
     def close(self) -> None:
         with self._guard:
             for db in self._all:
                 db.close()
             self._all.clear()
-        self._local = threading.local()
+        self._idle = queue.LifoQueue()
 
     # ---- the port --------------------------------------------------------------------------
     def submit(self, job: NewJob, *, cap: int | None = None, window_s: float = 3600.0) -> Submitted:
@@ -255,7 +279,8 @@ class SqliteQueue:
 
     def _read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         try:
-            return self._db().execute(sql, args).fetchall()
+            with self._borrow() as db:
+                return db.execute(sql, args).fetchall()
         except sqlite3.OperationalError as e:
             raise Overloaded(f"the queue database cannot be read: {e}") from e
 

@@ -146,7 +146,8 @@ def create_app(
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        text = await run_in_threadpool(generate_latest, metrics.registry)  # reads the depth
+        return PlainTextResponse(text, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/incidents")
     async def incidents(request: Request) -> Response:

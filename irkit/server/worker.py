@@ -75,8 +75,8 @@ class Workers:
             self.threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop claiming; a run in progress ends at its next step (its lease then runs out and
-        the job is resumed by the next worker)."""
+        """Stop claiming; a run in progress stops before its next step (its lease then runs
+        out and the job is resumed, by this server restarted or another replica)."""
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout)
@@ -105,9 +105,8 @@ class Workers:
         try:
             result = self.execute(claim, fenced)
         except Fenced:
-            log(
-                logging.WARNING, "claim lost to another worker: stopped before the next step", **ids
-            )
+            why = "shutting down" if self.stopping.is_set() else "claim lost to another worker"
+            log(logging.WARNING, f"{why}: stopped before the next step", **ids)
             return
         except Locked:
             log(
@@ -142,7 +141,7 @@ class Workers:
             return step.id in approved
 
         def output(line: str) -> None:
-            if fenced.is_set():
+            if fenced.is_set() or self.stopping.is_set():  # taken over, or shutting down
                 raise Fenced
             log(logging.DEBUG, line, incident=job.incident, job=job.id)
 

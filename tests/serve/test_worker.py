@@ -3,8 +3,11 @@ often it is delivered), approvals pause and resume a run, and a fenced worker st
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +95,42 @@ def test_an_approval_step_waits_and_an_approval_resumes_the_run(
         f"/v1/incidents/{incident}/approve", json={"step": "scale_down"}, headers=AUTH
     )
     assert again.status_code == 404
+
+
+class Hook(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        Hook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_run_waiting_for_approval_is_announced_on_the_notify_webhook(
+    serve: Serve, sim: SimCluster
+) -> None:
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    Hook.received = []
+    thread = threading.Thread(target=hook.serve_forever, daemon=True)
+    thread.start()
+    try:
+        s = serve(sim, notify_url=f"http://127.0.0.1:{hook.server_address[1]}/hook")
+        alert = am("WorkloadCompromised", workload="deployment/api-server")
+        incident = s.post("alertmanager", alert).json()["accepted"][0]["incident"]
+        s.wait(incident, (AWAITING,))
+        deadline = time.monotonic() + 10
+        while not Hook.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        hook.shutdown()
+        hook.server_close()
+    [message] = Hook.received
+    assert message["incident"] == incident and message["fields"] == {"step": "scale_down"}
+    assert f"irkit approve {incident} scale_down" in message["message"]
 
 
 def test_approve_refuses_a_bad_body(serve: Serve) -> None:
