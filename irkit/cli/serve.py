@@ -213,7 +213,9 @@ def _start(
     if client_ca is not None:
         tls |= {"ssl_ca_certs": str(client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, **tls)
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, access_log=False, server_header=False, **tls
+        )
     finally:
         queue.close()
 
