@@ -9,6 +9,7 @@ with Retry-After. Error replies name the problem and never quote the request bod
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -99,7 +100,13 @@ def create_app(
         metrics.received.labels(source).inc()
         if (refused := denied(request)) is not None:
             return refused
-        body = await read_limited(request, settings.max_body)
+        try:  # a sender that trickles its body (slowloris) does not hold a connection forever
+            body = await asyncio.wait_for(
+                read_limited(request, settings.max_body), settings.read_timeout
+            )
+        except TimeoutError:
+            metrics.rejected.labels("slow").inc()
+            return _error(408, f"the body did not arrive within {settings.read_timeout:g} s")
         if body is None:
             metrics.rejected.labels("too-large").inc()
             return _error(413, f"the body is larger than {settings.max_body} bytes")

@@ -23,6 +23,8 @@ class ServeSettings:
     reached the app is authenticated, token or not (Falco's http_output sends no headers)."""
     max_body: int = MiB
     """Bytes: a larger request body is refused with 413 before it is parsed."""
+    read_timeout: float = 10.0
+    """Seconds to receive a request's body; slower is 408 (a trickling sender holds nothing)."""
     protect: frozenset[str] = frozenset(PROTECTED)
     """Namespaces refused (422, reason protected)."""
     cap: int | None = 20
