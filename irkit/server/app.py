@@ -25,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from irkit.engine.ports import Adapters
 from irkit.errors import AlertError, NotFound
+from irkit.incident.paths import IncidentPaths
+from irkit.incident.state import read_state
 from irkit.queue.port import Job, Overloaded, Queue
 from irkit.runbook.loader import Loaded
 from irkit.runbook.model import STEP_ID
@@ -170,8 +172,12 @@ def create_app(
         job = await run_in_threadpool(queue.get, incident)
         if job is None:
             return _error(404, "no such incident")
-        journal = Path(settings.run.incidents_dir) / job.incident / "journal.jsonl"
-        return JSONResponse(_summary(job) | {"params": job.params, "journal": str(journal)})
+        paths = IncidentPaths.of(job.incident, Path(settings.run.incidents_dir))
+        state = await run_in_threadpool(read_state, paths.journal)
+        steps = {s: str(d.get("status")) for s, d in state.done.items()} if state else {}
+        return JSONResponse(
+            _summary(job) | {"params": job.params, "journal": str(paths.journal), "steps": steps}
+        )
 
     @app.post("/v1/incidents/{incident}/approve")
     async def approve(incident: str, request: Request) -> Response:

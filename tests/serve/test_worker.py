@@ -84,6 +84,8 @@ def test_an_approval_step_waits_and_an_approval_resumes_the_run(
     ends = [(e["step"], e["status"]) for e in events if e["event"] == "step-end"]
     assert [step for step, _ in ends] == ["isolate", "scale_down"]
     assert ends[1][1] == "awaiting-approval"
+    detail = s.client.get(f"/v1/incidents/{incident}", headers=AUTH).json()
+    assert detail["state"] == AWAITING and detail["steps"]["scale_down"] == "awaiting-approval"
     wrong = s.client.post(f"/v1/incidents/{incident}/approve", json={"step": "x"})
     assert wrong.status_code == 401
     reply = s.client.post(
