@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from irkit.engine.ports import Adapters
-from irkit.errors import AlertError, NotFound
+from irkit.errors import AlertError, IrkitError, NotFound
 from irkit.incident.paths import IncidentPaths
 from irkit.incident.state import read_state
 from irkit.queue.port import Job, Overloaded, Queue
@@ -194,6 +194,9 @@ def create_app(
             return _error(422, 'give {"step": STEP_ID, "by": NAME}')
         if not isinstance(by, str) or (by and not _BY.fullmatch(by)):
             return _error(422, "by: a name of at most 128 letters, digits, spaces or .@+-_")
+        waiting = await run_in_threadpool(_awaiting, settings, incident)
+        if waiting and step not in waiting:
+            return _error(422, f"step {step} is not waiting for approval; {', '.join(waiting)} is")
         try:
             job = await run_in_threadpool(queue.approve, incident, step, by or "unknown")
         except NotFound:
@@ -246,6 +249,17 @@ def _summary(job: Job) -> dict[str, Any]:
         "error": job.error,
         "approvals": list(job.approvals),
     }
+
+
+def _awaiting(settings: ServeSettings, incident: str) -> list[str]:
+    """The steps the incident's journal says wait for approval ([] when it has no run)."""
+    try:
+        paths = IncidentPaths.of(incident, Path(settings.run.incidents_dir))
+    except IrkitError:  # not a valid incident id: nothing of it waits
+        return []
+    state = read_state(paths.journal)
+    done = state.done if state else {}
+    return [s for s, d in done.items() if d.get("status") == "awaiting-approval"]
 
 
 def _depth(queue: Queue) -> float:

@@ -86,6 +86,10 @@ def test_an_approval_step_waits_and_an_approval_resumes_the_run(
     assert ends[1][1] == "awaiting-approval"
     detail = s.client.get(f"/v1/incidents/{incident}", headers=AUTH).json()
     assert detail["state"] == AWAITING and detail["steps"]["scale_down"] == "awaiting-approval"
+    typo = s.client.post(
+        f"/v1/incidents/{incident}/approve", json={"step": "scale_dwn"}, headers=AUTH
+    )
+    assert typo.status_code == 422 and "scale_down is" in typo.json()["error"]
     wrong = s.client.post(f"/v1/incidents/{incident}/approve", json={"step": "x"})
     assert wrong.status_code == 401
     reply = s.client.post(
