@@ -80,7 +80,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.workers = workers
 
-    def denied(request: Request, reason_counted: bool = True) -> Response | None:
+    def denied(request: Request) -> Response | None:
         if settings.client_cert_auth:
             return None  # the TLS layer verified the client's certificate
         if settings.token is None:
@@ -90,8 +90,7 @@ def create_app(
             return _error(401, "authentication is not configured")
         if token_ok(settings.token, presented(request.headers)):
             return None
-        if reason_counted:
-            metrics.rejected.labels("auth").inc()
+        metrics.rejected.labels("auth").inc()
         return _error(
             401,
             "missing or wrong token (Authorization: Bearer TOKEN or X-Irkit-Token)",
