@@ -154,3 +154,23 @@ class QueueContract:
             t.join(30)
         assert sorted(seen) == sorted(f"inc-{n}" for n in range(30))
         assert queue.depth() == 0
+
+    def test_concurrent_submits_of_one_key_make_one_job(self, queue: Queue) -> None:
+        """An Alertmanager HA pair sends each notification from every instance at once."""
+        results: list[bool] = []
+        lock = threading.Lock()
+        start = threading.Barrier(6)
+
+        def send() -> None:
+            start.wait(10)
+            done = queue.submit(job(7))
+            with lock:
+                results.append(done.duplicate)
+
+        threads = [threading.Thread(target=send) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(results) == [False] + [True] * 5
+        assert len(queue.jobs()) == 1

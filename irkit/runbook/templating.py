@@ -11,10 +11,11 @@ stop the response: a value that must be a Kubernetes name still fails its name c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from irkit.errors import IrkitError
@@ -110,9 +111,9 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
         return [render_value(v, context) for v in value]
     if not is_template(value):
         return value
-    check_syntax(value)
+    template = _compiled(value)
     try:
-        out = _ENV.from_string(value).render(**context)
+        out = template.render(**context)
     except TemplateError as e:
         raise TemplateFailure(f"cannot render {value!r}: {e}") from None
     except (ArithmeticError, ValueError, TypeError, RecursionError) as e:
@@ -120,6 +121,18 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
     if len(out) > MAX_RENDERED:
         raise TemplateFailure(f"{value!r} rendered to more than {MAX_RENDERED} characters")
     return out  # never compiled again: template syntax in it (from alert data) is just text
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    """Checked and compiled once per text: sources are the runbooks' own strings (a rendered
+    value is never compiled), and compiling costs more than rendering (irkit serve renders
+    every alert's params)."""
+    check_syntax(source)
+    try:
+        return _ENV.from_string(source)
+    except TemplateError as e:  # e.g. an unknown filter, found when compiling
+        raise TemplateFailure(f"cannot render {source!r}: {e}") from None
 
 
 def evaluate(expression: str, context: Mapping[str, Any]) -> bool:
