@@ -20,7 +20,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,11 +29,12 @@ from irkit.engine.ports import Adapters
 from irkit.engine.result import RunResult
 from irkit.engine.runner import run
 from irkit.errors import IrkitError, Locked
-from irkit.incident.state import read_state
+from irkit.incident.state import RunState, read_state
 from irkit.incident.store import FileStore, IncidentStore
 from irkit.notify.port import Notification
 from irkit.notify.senders import http_notifier
 from irkit.queue.port import AWAITING, DONE, FAILED, PARTIAL, Claim, Overloaded, Queue
+from irkit.redact import REDACTED
 from irkit.runbook.loader import Loaded, load_runbook
 from irkit.server.config import ServeSettings
 from irkit.server.logs import log
@@ -135,7 +136,8 @@ class Workers:
         """The one call into the engine: a fresh run, or a resume of the incident's journal."""
         job = claim.job
         loaded = self.routes.get(job.runbook) or load_runbook(job.runbook)
-        resume = read_state(self.store.read(job.incident, [])) is not None
+        state = read_state(self.store.read(job.incident, []))
+        resume = state is not None
         approved = frozenset(job.approvals)
 
         def approve(step: Step, rendered: Any) -> bool:
@@ -149,7 +151,7 @@ class Workers:
         adapters = replace(self.adapters, approve=approve, output=output)
         return run(
             loaded,
-            params=None if resume else job.params,
+            params=secrets_again(state, job.params) if state is not None else job.params,
             alert=None if resume else job.alert,
             incident=job.incident,
             adapters=adapters,
@@ -231,6 +233,15 @@ class Workers:
             )
         except IrkitError as e:
             log(logging.ERROR, f"approval notification not sent: {e}", **ids)
+
+
+def secrets_again(state: RunState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The params a resume must be given again: those the journal holds as ``<redacted>``
+    (secrets are never journaled), from the job, which keeps them in the queue."""
+    journaled = state.start.get("params")
+    if not isinstance(journaled, dict):
+        return {}
+    return {k: params[k] for k, v in journaled.items() if v == REDACTED and k in params}
 
 
 def last_run(store: IncidentStore, incident: str) -> str:

@@ -205,3 +205,22 @@ def test_metrics_are_prometheus_text(serve: Serve) -> None:
     text = s.client.get("/metrics").text
     for name in ("irkit_alerts_received_total", "irkit_queue_depth", "irkit_step_seconds"):
         assert name in text or name.removesuffix("_total") in text
+
+
+def test_an_approved_run_with_a_secret_param_completes(
+    serve: Serve, sim: SimCluster, tmp_path: Path
+) -> None:
+    """label_key sounds secret: the journal holds <redacted>, the resume gets it from the job."""
+    s = serve(sim)
+    alert = am("WorkloadCompromised", workload="deployment/api-server")
+    incident = s.post("alertmanager", alert).json()["accepted"][0]["incident"]
+    s.wait(incident, (AWAITING,))
+    start = next(e for e in journal(tmp_path, incident) if e["event"] == "run-start")
+    assert start["data"]["params"]["label_key"] == "<redacted>"
+    reply = s.client.post(
+        f"/v1/incidents/{incident}/approve", json={"step": "scale_down"}, headers=AUTH
+    )
+    assert reply.status_code == 202, reply.text
+    job = s.wait(incident)
+    assert job.state in (DONE, "partial") and not job.error, job  # the leaky policy: partial
+    assert cluster_for(sim).get("deployments", NS, "api-server")["spec"]["replicas"] == 0
