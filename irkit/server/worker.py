@@ -119,6 +119,14 @@ class Workers:
             )
             return
         except IrkitError as e:
+            if e.transient:  # the store or database hiccuped: the job was promised (202)
+                log(
+                    logging.WARNING,
+                    "transient error; the job is claimed again once its lease runs out",
+                    error=str(e),
+                    **ids,
+                )
+                return
             self.end(claim, FAILED, str(e), ids, job_runbook=job.runbook)
             return
         except Exception as e:  # a bug: the job fails, the worker goes on

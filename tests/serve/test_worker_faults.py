@@ -1,0 +1,74 @@
+"""irkit serve's workers when things around them fail: a transient store error leaves the job
+to be claimed again, a worker thread that dies makes the server not ready, a worker whose
+heartbeats keep failing fences itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from helpers import cluster_for
+from serving import RUNBOOKS, TOKEN, am
+
+from irkit.engine.ports import Adapters
+from irkit.engine.routing import routes
+from irkit.incident.store import FileStore
+from irkit.queue.port import DONE, PARTIAL, RUNNING, Overloaded
+from irkit.queue.sqlite import SqliteQueue
+from irkit.server.config import ServeSettings
+from irkit.server.intake import Intake
+from irkit.server.metrics import Metrics
+from irkit.server.worker import Workers
+from irkit.settings import RunSettings
+from irkit.sim import SimCluster
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FlakyStore(FileStore):
+    """Its first read fails as a database that dropped the connection would."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads = 0
+
+    def read(self, incident: str, notes: Any) -> Any:
+        self.reads += 1
+        if self.reads == 1:
+            raise Overloaded("PostgreSQL at db:5432/irkit failed: connection reset")
+        return super().read(incident, notes)
+
+
+def settings(tmp_path: Path, **overrides: Any) -> ServeSettings:
+    run = RunSettings(incidents_dir=str(tmp_path / "incidents"))
+    return ServeSettings(**({"token": TOKEN, "run": run, "workers": 1} | overrides))
+
+
+def test_a_transient_store_error_leaves_the_job_to_be_claimed_again(
+    tmp_path: Path, sim: SimCluster
+) -> None:
+    clock = Clock()
+    queue = SqliteQueue(tmp_path / "q.sqlite3", clock=clock)
+    s, metrics, loaded = settings(tmp_path), Metrics(), routes(RUNBOOKS)
+    incident = Intake(s, queue, loaded, metrics).take("alertmanager", am()).accepted[0]["incident"]
+    store = FlakyStore(tmp_path / "incidents")
+    workers = Workers(s, queue, loaded, Adapters(cluster=cluster_for(sim), store=store), metrics)
+    first = queue.claim("w", s.lease)
+    assert first is not None
+    workers.handle(first)
+    job = queue.get(incident)
+    assert job is not None and job.state == RUNNING and not job.error, job  # not failed
+    assert queue.claim("w", s.lease) is None  # its lease still runs
+    clock.now += s.lease + 1
+    again = queue.claim("w", s.lease)
+    assert again is not None and again.attempt == first.attempt + 1
+    workers.handle(again)
+    job = queue.get(incident)
+    assert job is not None and job.state in (DONE, PARTIAL) and not job.error, job
+    queue.close()
