@@ -47,7 +47,8 @@ class FlakyStore(FileStore):
 
 def settings(tmp_path: Path, **overrides: Any) -> ServeSettings:
     run = RunSettings(incidents_dir=str(tmp_path / "incidents"))
-    return ServeSettings(**({"token": TOKEN, "run": run, "workers": 1} | overrides))
+    fields: dict[str, Any] = {"token": TOKEN, "run": run, "workers": 1}
+    return ServeSettings(**(fields | overrides))
 
 
 def test_a_transient_store_error_leaves_the_job_to_be_claimed_again(
