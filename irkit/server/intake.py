@@ -29,8 +29,7 @@ from irkit.server.logs import log
 from irkit.server.metrics import Metrics
 
 KEY_PARAMS = ("workload", "target", "pod")
-"""The params that name what a runbook acts on, in the order the workload lock key is taken
-from (``namespace`` + the first one given)."""
+"""The params that name what a runbook acts on: an alert must not leave them empty."""
 _PARAM = re.compile(r"param '([A-Za-z_][A-Za-z0-9_]*)'")
 _SLUG = re.compile(r"[^a-z0-9-]+")
 
@@ -178,19 +177,18 @@ def incident_for(runbook: str, key: str) -> str:
 
 
 def workload_key(namespace: str, values: Mapping[str, Any], alert: Alert, runbook: str) -> str:
-    """``NAMESPACE/KIND/NAME`` the job acts on: its ``workload``/``target`` param, its ``pod``
-    param, else the alert's pod; a whole namespace (``NAMESPACE/*``) when nothing names one.
-    A key param that the alert leaves empty is an error naming it."""
+    """The lock a job holds while it runs or waits for approval: its NAMESPACE. A finer key is
+    not right without asking the cluster: ``deployment/api``, ``Deployment/api`` and
+    ``deploy/api`` are one workload, a pod alert and a deployment alert may name the same pods
+    (its owner is known only to the API server), and a job naming nothing acts on the whole
+    namespace. So one response per namespace at a time. A key param (``workload``, ``target``,
+    ``pod``) that the alert leaves empty is an error naming it."""
     for name in KEY_PARAMS:
-        if name not in values:
-            continue
-        value = _text(values[name])
-        if not value:
+        if name in values and not _text(values[name]):
             raise Rejected(
                 f"runbook {runbook}: the alert does not fill param {name} (empty)", code="params"
             )
-        return f"{namespace}/pod/{value}" if name == "pod" else f"{namespace}/{value}"
-    return f"{namespace}/pod/{alert.pod}" if alert.pod else f"{namespace}/*"
+    return namespace
 
 
 def _from_labels(alert: Alert, loaded: Loaded) -> dict[str, Any]:

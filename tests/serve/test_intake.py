@@ -85,7 +85,7 @@ def test_the_same_alert_twice_is_one_job(serve: Serve) -> None:
     assert again["accepted"] == [] and again["duplicates"] == first["accepted"]
     jobs = s.queue.jobs()
     assert len(jobs) == 1 and jobs[0].state == QUEUED
-    assert jobs[0].workload == "production/pod/api-server-c7cpph9p5s-d4jql"
+    assert jobs[0].workload == "production"  # the lock: one response per namespace
     assert jobs[0].incident.startswith("serve-isolate-pod-")
     assert s.metric('irkit_alerts_accepted_total{source="alertmanager"}') == 1
     assert s.metric('irkit_alerts_deduplicated_total{source="alertmanager"}') == 1
@@ -154,8 +154,12 @@ def test_an_alert_that_cannot_fill_a_required_param_is_422_naming_it(serve: Serv
     filled = s.post("alertmanager", am("WorkloadCompromised", workload="deployment/api-server"))
     assert filled.status_code == 202, filled.text
     job = s.queue.jobs()[0]
-    assert job.workload == "production/deployment/api-server"
-    assert job.params == {"namespace": "production", "workload": "deployment/api-server"}
+    assert job.workload == "production"
+    assert job.params == {
+        "namespace": "production",
+        "workload": "deployment/api-server",
+        "label_key": "app",
+    }
 
 
 def test_insecure_no_auth_counts_every_request(serve: Serve) -> None:
@@ -168,3 +172,22 @@ def test_health_and_readiness(serve: Serve) -> None:
     s = serve()
     assert s.client.get("/healthz").json() == {"status": "ok"}
     assert s.client.get("/readyz").json()["routes"] == 4
+
+
+def test_one_deployment_in_three_spellings_and_a_pod_of_it_never_run_at_once(
+    serve: Serve,
+) -> None:
+    """deployment/, Deployment/, deployments/ and a Falco event on one of its pods: one lock."""
+    s = serve()
+    for n, kind in enumerate(("deployment", "Deployment", "deployments")):
+        alert = am("WorkloadCompromised", workload=f"{kind}/api-server", fingerprint=f"fp-{n}")
+        assert s.post("alertmanager", alert).status_code == 202
+    assert s.post("falco", falco()).status_code == 202
+    assert len(s.queue.jobs()) == 4
+    first = s.queue.claim("w1", 30)
+    assert first is not None
+    assert [s.queue.claim(f"w{n}", 30) for n in range(2, 6)] == [None] * 4
+    assert s.queue.finish(first, "done")
+    second = s.queue.claim("w2", 30)
+    assert second is not None and second.job.incident != first.job.incident
+    assert s.queue.claim("w3", 30) is None
