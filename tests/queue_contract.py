@@ -95,6 +95,7 @@ class QueueContract:
         again = queue.claim("w2", 30)
         assert again is not None and again.job.incident == "inc-1"
         assert again.job.approvals == ("scale",) and again.attempt == 2
+        assert again.job.approvers == (("scale", "alice"),)  # who, for the journal
         assert queue.finish(again, DONE)
         last = queue.claim("w2", 30)
         assert last is not None and last.job.incident == "inc-2"

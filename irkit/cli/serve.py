@@ -47,6 +47,14 @@ def serve(
         ),
     ] = None,
     token_file: TokenFile = None,
+    approver_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--approver-token-file",
+            help="File holding the approver token (mode 600) that POST .../approve needs; "
+            "default: IRKIT_SERVE_APPROVER_TOKEN; none = approvals refused.",
+        ),
+    ] = None,
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="Accept alerts from anyone (testing only).")
     ] = False,
@@ -102,6 +110,18 @@ def serve(
         if not loaded:
             raise UsageError(f"{runbooks}: no runbook has a match block: nothing to route")
         token = load_token(os.environ, token_file)
+        approver = load_token(
+            os.environ,
+            approver_token_file,
+            variable="IRKIT_SERVE_APPROVER_TOKEN",
+            option="--approver-token-file",
+        )
+        if approver is not None and approver == token:
+            raise UsageError(
+                "the approver token is the alert token: whoever sends alerts could approve",
+                option="--approver-token-file",
+                hint="give approvers a token of their own",
+            )
         if tls_client_ca is not None and (tls_cert is None or tls_key is None):
             raise UsageError("--tls-client-ca needs --tls-cert and --tls-key")
         if (tls_cert is None) != (tls_key is None):
@@ -128,6 +148,7 @@ def serve(
             run = replace(run, incidents_dir=str(home / "incidents"))
         settings = ServeSettings(
             token=token,
+            approver_token=approver,
             insecure_no_auth=insecure_no_auth and token is None,
             client_cert_auth=tls_client_ca is not None,
             protect=frozenset(PROTECTED) | frozenset(protect or []),
@@ -231,7 +252,13 @@ def approve(
     server: Annotated[
         str, typer.Option("--server", help="irkit serve's URL.")
     ] = "http://127.0.0.1:8080",
-    token_file: TokenFile = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the approver token (mode 600); default: IRKIT_SERVE_APPROVER_TOKEN.",
+        ),
+    ] = None,
     by: Annotated[
         str | None, typer.Option("--by", help="Who approves (default: your user name).")
     ] = None,
@@ -252,7 +279,7 @@ def approve(
         check_incident_id(incident)
         if not server.startswith(("http://", "https://")):
             raise UsageError(f"{server!r}: give an http:// or https:// URL", option="--server")
-        token = load_token(os.environ, token_file)
+        token = load_token(os.environ, token_file, variable="IRKIT_SERVE_APPROVER_TOKEN")
         body = json.dumps({"step": step, "by": by or getpass.getuser()}).encode()
         request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
             f"{server.rstrip('/')}/v1/incidents/{incident}/approve",
@@ -272,6 +299,11 @@ def approve(
                 why = ""
             if e.code == 404:
                 raise NotFound(why or f"incident {incident}: nothing awaits approval") from None
+            if e.code in (401, 403):
+                raise UsageError(
+                    why or f"the server refused the approver token ({e.code})",
+                    hint="give the approver token: --token-file or IRKIT_SERVE_APPROVER_TOKEN",
+                ) from None
             if e.code in (400, 422):
                 raise UsageError(why or f"the server refused it ({e.code})") from None
             raise IrkitError(f"{server} answered {e.code}: {why}") from None

@@ -30,7 +30,7 @@ from tenacity import (
 
 from irkit.actions.registry import runner_for, spec_for
 from irkit.actions.spec import StepCall, StepOutcome
-from irkit.engine.ports import Adapters
+from irkit.engine.ports import Adapters, Approval
 from irkit.engine.prepare import Prepared, prepare, should_run
 from irkit.engine.result import RunResult, StepReport, resume_line
 from irkit.errors import IrkitError, PartialError, UploadError
@@ -248,7 +248,10 @@ class Execution:
             return {"by": self.actor, "how": "--yes"}, ""
         if self.adapters.approve is None:
             return None, "no terminal to ask and no --yes"
-        if self.adapters.approve(step, redact(step.action, rendered)):
+        answer = self.adapters.approve(step, redact(step.action, rendered))
+        if isinstance(answer, Approval):
+            return {"by": answer.by, "how": answer.how}, ""
+        if answer:
             return {"by": self.actor, "how": "prompt"}, ""
         return None, "declined at the prompt"
 

@@ -41,8 +41,20 @@ AuditFactory = Callable[[CollectInput, datetime], tuple[Sequence[AuditSource], A
 NotifierFactory = Callable[[NotifyInput], Notifier]
 """The ``Notifier`` (``irkit.notify.port``) for one notify step's channel and destination;
 the CLI passes ``irkit.notify.notifier_for``, which can build the SNS one (boto3)."""
-Approver = Callable[[Step, Mapping[str, Any]], bool]
-"""Ask a person whether ``step`` (with its rendered ``with:``) may run; True = approved."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Who approved a step and how, when the approver knows better than the run's actor (a
+    person who approved through ``irkit serve``); journaled in the step's approval record."""
+
+    by: str
+    how: str
+
+
+Approver = Callable[[Step, Mapping[str, Any]], "bool | Approval"]
+"""Ask a person whether ``step`` (with its rendered ``with:``) may run; True or an
+``Approval`` = approved (an ``Approval`` names who approved it)."""
 
 
 def no_stores(inputs: CollectInput) -> Sequence[EvidenceStore]:

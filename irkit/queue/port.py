@@ -76,6 +76,8 @@ class Job(NewJob):
     """Why it failed (neutral words, no payload text)."""
     approvals: tuple[str, ...] = ()
     """Step ids approved for this job's run (``approve``)."""
+    approvers: tuple[tuple[str, str], ...] = ()
+    """``(step, by)`` of each approval, in order: who approved (journaled by the run)."""
 
 
 @dataclass(frozen=True)

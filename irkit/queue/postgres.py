@@ -47,7 +47,8 @@ from irkit.queue.port import (
 COLUMNS = (
     "id, key, incident, runbook, source, alert, namespace, workload, params, state, attempt,"
     " created, updated, error,"
-    " ARRAY(SELECT a.step FROM irkit_approvals a WHERE a.job = j.id ORDER BY a.seq)"
+    " ARRAY(SELECT a.step FROM irkit_approvals a WHERE a.job = j.id ORDER BY a.seq),"
+    " ARRAY(SELECT a.by FROM irkit_approvals a WHERE a.job = j.id ORDER BY a.seq)"
 )
 RUNNABLE = "(j.state = 'queued' OR (j.state = 'running' AND j.lease_until <= %(now)s))"
 FREE = """NOT EXISTS (
@@ -263,7 +264,7 @@ def _by_id(conn: Connection, job_id: int) -> Job:
 
 def _job(row: tuple[Any, ...]) -> Job:
     (id_, key, incident, runbook, source, alert, namespace, workload, params, state, attempt,
-     created, updated, error, approvals) = row  # fmt: skip
+     created, updated, error, approvals, approvers) = row  # fmt: skip
     return Job(
         key=key,
         incident=incident,
@@ -280,6 +281,7 @@ def _job(row: tuple[Any, ...]) -> Job:
         updated_at=_iso(updated),
         error=error,
         approvals=tuple(approvals or ()),
+        approvers=tuple(zip(approvals or (), approvers or (), strict=True)),
     )
 
 

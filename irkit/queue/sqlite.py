@@ -373,6 +373,7 @@ def _job(row: sqlite3.Row) -> Job:
         updated_at=row["updated_at"],
         error=row["error"],
         approvals=tuple(json.loads(row["approvals"])),
+        approvers=tuple((str(a["step"]), str(a["by"])) for a in json.loads(row["approved_by"])),
     )
 
 

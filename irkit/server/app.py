@@ -182,8 +182,19 @@ def create_app(
 
     @app.post("/v1/incidents/{incident}/approve")
     async def approve(incident: str, request: Request) -> Response:
-        if (refused := denied(request)) is not None:
-            return refused
+        if settings.approver_token is None:
+            return _error(
+                403,
+                "approvals are off: irkit serve has no approver token "
+                "(IRKIT_SERVE_APPROVER_TOKEN or --approver-token-file)",
+            )
+        if not token_ok(settings.approver_token, presented(request.headers)):
+            metrics.rejected.labels("auth").inc()
+            return _error(
+                401,
+                "missing or wrong approver token (the alert token does not approve)",
+                headers={"WWW-Authenticate": 'Bearer realm="irkit-approve"'},
+            )
         body = await read_limited(request, APPROVE_MAX)
         try:
             data = json.loads(body) if body is not None else None

@@ -1,5 +1,8 @@
 """Who may post alerts: a shared token, compared in constant time, or a verified client
-certificate (mTLS, checked by the TLS layer before the app sees the request).
+certificate (mTLS, checked by the TLS layer before the app sees the request). Who may approve
+a step: only the holder of the separate approver token (``IRKIT_SERVE_APPROVER_TOKEN`` or
+``--approver-token-file``); neither the alert token nor a client certificate is enough, since
+whoever can send alerts must not also be able to let a paused run go on.
 
 The token comes from ``IRKIT_SERVE_TOKEN`` or ``--token-file``; a token file anyone else can
 read is refused (the token is the only thing standing between the network and a quarantine).
@@ -19,8 +22,14 @@ MIN_TOKEN = 16
 """Characters: a shorter token is refused (guessable)."""
 
 
-def load_token(env: Mapping[str, str], token_file: Path | None) -> str | None:
-    """The token from ``token_file`` (first line), else ``IRKIT_SERVE_TOKEN``; None if neither."""
+def load_token(
+    env: Mapping[str, str],
+    token_file: Path | None,
+    *,
+    variable: str = "IRKIT_SERVE_TOKEN",
+    option: str = "--token-file",
+) -> str | None:
+    """The token from ``token_file`` (first line), else ``variable``; None if neither."""
     if token_file is not None:
         try:
             info = token_file.stat()
@@ -28,15 +37,15 @@ def load_token(env: Mapping[str, str], token_file: Path | None) -> str | None:
                 raise UsageError(
                     f"{token_file}: readable by group or others (mode "
                     f"{stat.S_IMODE(info.st_mode):o}): refused",
-                    option="--token-file",
+                    option=option,
                     hint=f"chmod 600 {token_file}",
                 )
             text = token_file.read_text(encoding="utf-8")
         except OSError as e:
-            raise UsageError(f"{token_file}: {e.strerror or e}", option="--token-file") from None
+            raise UsageError(f"{token_file}: {e.strerror or e}", option=option) from None
         return _checked(text.strip().splitlines()[0] if text.strip() else "", str(token_file))
-    value = env.get("IRKIT_SERVE_TOKEN")
-    return _checked(value.strip(), "IRKIT_SERVE_TOKEN") if value is not None else None
+    value = env.get(variable)
+    return _checked(value.strip(), variable) if value is not None else None
 
 
 def _checked(token: str, where: str) -> str:

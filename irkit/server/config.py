@@ -16,6 +16,9 @@ class ServeSettings:
     token: str | None = None
     """The shared secret senders present (``Authorization: Bearer`` or ``X-Irkit-Token``);
     None only with ``insecure_no_auth`` or ``client_cert_auth``."""
+    approver_token: str | None = None
+    """The secret ``POST /v1/incidents/ID/approve`` requires (``IRKIT_SERVE_APPROVER_TOKEN``);
+    None: approvals are refused (403). Never satisfied by ``token`` or a client certificate."""
     insecure_no_auth: bool = False
     """Accept requests without a token (``--insecure-no-auth``): logged loudly, counted."""
     client_cert_auth: bool = False

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from irkit.engine.ports import Adapters
+from irkit.engine.ports import Adapters, Approval
 from irkit.engine.result import RunResult
 from irkit.engine.runner import run
 from irkit.errors import IrkitError, Locked
@@ -42,6 +42,10 @@ from irkit.server.metrics import Metrics
 
 if TYPE_CHECKING:
     from irkit.runbook.model import Step
+
+
+APPROVED_HOW = "irkit approve / API"
+"""How a step approved through ``POST /v1/incidents/ID/approve`` is journaled."""
 
 
 class Fenced(BaseException):
@@ -146,10 +150,12 @@ class Workers:
         loaded = self.routes.get(job.runbook) or load_runbook(job.runbook)
         state = read_state(self.store.read(job.incident, []))
         resume = state is not None
-        approved = frozenset(job.approvals)
+        approved = dict(job.approvers)  # the last approval of a step names who
 
-        def approve(step: Step, rendered: Any) -> bool:
-            return step.id in approved
+        def approve(step: Step, rendered: Any) -> bool | Approval:
+            if step.id not in approved:
+                return False
+            return Approval(by=approved[step.id], how=APPROVED_HOW)
 
         def output(line: str) -> None:
             if fenced.is_set() or self.stopping.is_set():  # taken over, or shutting down

@@ -30,6 +30,8 @@ RUNBOOKS = HERE / "runbooks"
 ALERTS = HERE.parent / "fixtures" / "alerts"
 TOKEN = "serve-test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+APPROVER_TOKEN = "serve-approver-token-fedcba9876543210"
+APPROVER = {"Authorization": f"Bearer {APPROVER_TOKEN}"}
 POD = "api-server-c7cpph9p5s-d4jql"
 
 
@@ -105,7 +107,13 @@ def apps(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 
     def start(sim: SimCluster | None = None, **overrides: Any) -> Served:
         run = RunSettings(incidents_dir=str(tmp_path / "incidents"))
-        fields: dict[str, Any] = {"token": TOKEN, "run": run, "poll": 0.02, "workers": 2}
+        fields: dict[str, Any] = {
+            "token": TOKEN,
+            "approver_token": APPROVER_TOKEN,
+            "run": run,
+            "poll": 0.02,
+            "workers": 2,
+        }
         settings = ServeSettings(**(fields | overrides))
         queue = SqliteQueue(tmp_path / "serve.sqlite3")
         adapters = Adapters(cluster=cluster_for(sim)) if sim is not None else None

@@ -17,7 +17,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from helpers import IrkitProcess, cluster_for, irkit_argv
-from serving import AUTH, POD, RUNBOOKS, TOKEN, am
+from serving import APPROVER_TOKEN, AUTH, POD, RUNBOOKS, TOKEN, am
 
 from irkit.sim import SimCluster
 
@@ -52,6 +52,7 @@ class Server:
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.tmp),
             "IRKIT_HOME": str(self.tmp),
+            "IRKIT_SERVE_APPROVER_TOKEN": APPROVER_TOKEN,
         } | ({"IRKIT_SERVE_TOKEN": TOKEN} if self.token else {})
         argv = irkit_argv(
             "serve", "--runbooks", str(RUNBOOKS), "--listen", f"127.0.0.1:{self.port}",
@@ -161,8 +162,15 @@ def test_irkit_approve_lets_a_waiting_run_go_on(
     body = am("WorkloadCompromised", workload="deployment/api-server")
     incident = server.post(body).json()["accepted"][0]["incident"]
     server.wait(incident, ("awaiting-approval",))
+    alert_token = tmp_path / "alert-token"
+    alert_token.write_text(TOKEN + "\n")
+    alert_token.chmod(0o600)
+    refused = irkit_cli(
+        "approve", incident, "scale_down", "--server", server.url, "--token-file", str(alert_token)
+    )
+    assert refused.returncode != 0 and "approver token" in refused.stderr
     token = tmp_path / "token"
-    token.write_text(TOKEN + "\n")
+    token.write_text(APPROVER_TOKEN + "\n")
     token.chmod(0o600)
     done = irkit_cli(
         "approve", incident, "scale_down", "--server", server.url, "--token-file", str(token)
@@ -216,3 +224,11 @@ def test_database_without_the_postgres_adapter_is_a_clear_error(
     if os.path.exists(Path(__file__).parents[2] / "irkit" / "queue" / "postgres.py"):
         pytest.skip("the PostgreSQL adapter is here: tests/serve/test_queue_postgres.py")
     assert result.returncode == 2 and "PostgreSQL adapter" in result.stderr
+
+
+def test_serve_refuses_an_approver_token_equal_to_the_alert_token(
+    irkit_cli: IrkitProcess,
+) -> None:
+    env = {"IRKIT_SERVE_TOKEN": TOKEN, "IRKIT_SERVE_APPROVER_TOKEN": TOKEN}
+    result = irkit_cli("serve", "--runbooks", str(RUNBOOKS), "--listen", "127.0.0.1:1", env=env)
+    assert result.returncode == 2 and "approver token is the alert token" in result.stderr

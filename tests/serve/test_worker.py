@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from helpers import cluster_for
-from serving import AUTH, POD, RUNBOOKS, Served, am, apps, falco, journal
+from serving import APPROVER, AUTH, POD, RUNBOOKS, Served, am, apps, falco, journal
 
 from irkit.engine.ports import Adapters
 from irkit.engine.routing import routes
@@ -87,7 +87,7 @@ def test_an_approval_step_waits_and_an_approval_resumes_the_run(
     detail = s.client.get(f"/v1/incidents/{incident}", headers=AUTH).json()
     assert detail["state"] == AWAITING and detail["steps"]["scale_down"] == "awaiting-approval"
     typo = s.client.post(
-        f"/v1/incidents/{incident}/approve", json={"step": "scale_dwn"}, headers=AUTH
+        f"/v1/incidents/{incident}/approve", json={"step": "scale_dwn"}, headers=APPROVER
     )
     assert typo.status_code == 422 and "scale_down is" in typo.json()["error"]
     wrong = s.client.post(f"/v1/incidents/{incident}/approve", json={"step": "x"})
@@ -95,7 +95,7 @@ def test_an_approval_step_waits_and_an_approval_resumes_the_run(
     reply = s.client.post(
         f"/v1/incidents/{incident}/approve",
         json={"step": "scale_down", "by": "alice"},
-        headers=AUTH,
+        headers=APPROVER,
     )
     assert reply.status_code == 202, reply.text
     job = s.wait(incident)
@@ -106,7 +106,7 @@ def test_an_approval_step_waits_and_an_approval_resumes_the_run(
     isolate_ends = [e for e in events if e["event"] == "step-end" and e["step"] == "isolate"]
     assert len(isolate_ends) == 1  # the resumed run did not isolate again
     again = s.client.post(
-        f"/v1/incidents/{incident}/approve", json={"step": "scale_down"}, headers=AUTH
+        f"/v1/incidents/{incident}/approve", json={"step": "scale_down"}, headers=APPROVER
     )
     assert again.status_code == 404
 
@@ -150,7 +150,7 @@ def test_a_run_waiting_for_approval_is_announced_on_the_notify_webhook(
 def test_approve_refuses_a_bad_body(serve: Serve) -> None:
     s = serve()
     for body in ({"step": "Bad Step"}, {"by": "x"}, {"step": "ok", "by": "a\nb"}):
-        reply = s.client.post("/v1/incidents/inc-1/approve", json=body, headers=AUTH)
+        reply = s.client.post("/v1/incidents/inc-1/approve", json=body, headers=APPROVER)
         assert reply.status_code == 422, body
 
 
@@ -218,9 +218,38 @@ def test_an_approved_run_with_a_secret_param_completes(
     start = next(e for e in journal(tmp_path, incident) if e["event"] == "run-start")
     assert start["data"]["params"]["label_key"] == "<redacted>"
     reply = s.client.post(
-        f"/v1/incidents/{incident}/approve", json={"step": "scale_down"}, headers=AUTH
+        f"/v1/incidents/{incident}/approve", json={"step": "scale_down"}, headers=APPROVER
     )
     assert reply.status_code == 202, reply.text
     job = s.wait(incident)
     assert job.state in (DONE, "partial") and not job.error, job  # the leaky policy: partial
     assert cluster_for(sim).get("deployments", NS, "api-server")["spec"]["replicas"] == 0
+
+
+def test_only_the_approver_token_approves_and_the_journal_names_the_approver(
+    serve: Serve, sim: SimCluster, tmp_path: Path
+) -> None:
+    s = serve(sim)
+    alert = am("WorkloadCompromised", workload="deployment/api-server")
+    incident = s.post("alertmanager", alert).json()["accepted"][0]["incident"]
+    s.wait(incident, (AWAITING,))
+    url, body = f"/v1/incidents/{incident}/approve", {"step": "scale_down", "by": "mallory"}
+    assert s.client.post(url, json=body, headers=AUTH).status_code == 401  # the alert token
+    assert s.client.post(url, json=body).status_code == 401
+    reply = s.client.post(url, json={"step": "scale_down", "by": "alice"}, headers=APPROVER)
+    assert reply.status_code == 202, reply.text
+    s.wait(incident)
+    ends = [e for e in journal(tmp_path, incident) if e["event"] == "step-end"]
+    scaled = next(e for e in ends if e["step"] == "scale_down" and e["status"] == "ok")
+    assert scaled["data"]["approval"] == {"by": "alice", "how": "irkit approve / API"}
+
+
+def test_without_an_approver_token_approvals_are_403(serve: Serve, sim: SimCluster) -> None:
+    s = serve(sim, approver_token=None)
+    alert = am("WorkloadCompromised", workload="deployment/api-server")
+    incident = s.post("alertmanager", alert).json()["accepted"][0]["incident"]
+    s.wait(incident, (AWAITING,))
+    url = f"/v1/incidents/{incident}/approve"
+    reply = s.client.post(url, json={"step": "scale_down"}, headers=AUTH)
+    assert reply.status_code == 403 and "approver token" in reply.json()["error"]
+    assert s.queue.get(incident).state == AWAITING  # type: ignore[union-attr]
