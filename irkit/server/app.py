@@ -3,7 +3,8 @@ hand over to ``Intake``, answer. Nothing is acknowledged before its job is commi
 
 Status codes are chosen for the senders' retry rules: Alertmanager retries 5xx and gives up on
 4xx, so refusals (protected namespace, blast-radius cap, params the alert cannot fill) are
-422 (never retried, never 429, which it treats as permanent too) and only overload is 503
+422 (never retried, never 429, which it treats as permanent too) and only overload and a body
+that did not arrive in time are 503
 with Retry-After. Error replies name the problem and never quote the request body.
 """
 
@@ -102,20 +103,32 @@ def create_app(
             headers={"WWW-Authenticate": 'Bearer realm="irkit"'},
         )
 
+    async def body_of(request: Request, limit: int) -> bytes | Response:
+        """The body, or the reply refusing it: 413 when larger than ``limit``, 503 with
+        Retry-After when it did not arrive in time (a sender trickling its body, slowloris,
+        holds no connection; 503 because Alertmanager retries 5xx only, and a slow network
+        is worth a retry)."""
+        try:
+            body = await asyncio.wait_for(read_limited(request, limit), settings.read_timeout)
+        except TimeoutError:
+            metrics.rejected.labels("slow").inc()
+            return _error(
+                503,
+                f"the body did not arrive within {settings.read_timeout:g} s; retry later",
+                headers={"Retry-After": str(settings.retry_after)},
+            )
+        if body is None:
+            metrics.rejected.labels("too-large").inc()
+            return _error(413, f"the body is larger than {limit} bytes")
+        return body
+
     async def alerts(source: str, request: Request) -> Response:
         metrics.received.labels(source).inc()
         if (refused := denied(request)) is not None:
             return refused
-        try:  # a sender that trickles its body (slowloris) does not hold a connection forever
-            body = await asyncio.wait_for(
-                read_limited(request, settings.max_body), settings.read_timeout
-            )
-        except TimeoutError:
-            metrics.rejected.labels("slow").inc()
-            return _error(408, f"the body did not arrive within {settings.read_timeout:g} s")
-        if body is None:
-            metrics.rejected.labels("too-large").inc()
-            return _error(413, f"the body is larger than {settings.max_body} bytes")
+        body = await body_of(request, settings.max_body)
+        if isinstance(body, Response):
+            return body
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):

@@ -27,7 +27,8 @@ class ServeSettings:
     max_body: int = MiB
     """Bytes: a larger request body is refused with 413 before it is parsed."""
     read_timeout: float = 10.0
-    """Seconds to receive a request's body; slower is 408 (a trickling sender holds nothing)."""
+    """Seconds to receive a request's body; slower is 503 + Retry-After (a trickling sender
+    holds nothing; Alertmanager retries 5xx, not 408)."""
     protect: frozenset[str] = frozenset(PROTECTED)
     """Namespaces refused (422, reason protected)."""
     cap: int | None = 20

@@ -1,4 +1,4 @@
-"""On a real uvicorn in this process: a body that trickles in is cut off with 408; and the
+"""On a real uvicorn in this process: a body that trickles in is cut off with 503 (retried); the
 JSON log lines (the loud warning of --insecure-no-auth, one object per line with the ids)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 import uvicorn
 from serving import RUNBOOKS, TOKEN, am
@@ -74,7 +75,9 @@ def request(port: int, head: bytes, body: bytes = b"") -> bytes:
         return reply
 
 
-def test_a_body_that_trickles_in_is_cut_off_with_408(slow: tuple[int, io.StringIO]) -> None:
+def test_a_body_that_trickles_in_is_cut_off_with_503_and_retry_after(
+    slow: tuple[int, io.StringIO],
+) -> None:
     port, _ = slow
     head = (
         b"POST /v1/alerts/falco HTTP/1.1\r\nHost: irkit\r\n"
@@ -83,8 +86,11 @@ def test_a_body_that_trickles_in_is_cut_off_with_408(slow: tuple[int, io.StringI
     )
     began = time.monotonic()
     reply = request(port, head, b'{"rule": ')  # and nothing more
-    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert reply.startswith(b"HTTP/1.1 503"), reply[:200]  # Alertmanager retries 5xx, not 408
+    assert b"\r\nretry-after: 10\r\n" in reply.lower()
     assert time.monotonic() - began < 5
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert 'irkit_alerts_rejected_total{reason="slow"} 1.0' in text
 
 
 def test_json_logs_with_ids_and_a_loud_insecure_warning(
