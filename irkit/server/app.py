@@ -4,8 +4,7 @@ hand over to ``Intake``, answer. Nothing is acknowledged before its job is commi
 Status codes are chosen for the senders' retry rules: Alertmanager retries 5xx and gives up on
 4xx, so refusals (protected namespace, blast-radius cap, params the alert cannot fill) are
 422 (never retried, never 429, which it treats as permanent too) and only overload and a body
-that did not arrive in time are 503
-with Retry-After. Error replies name the problem and never quote the request body.
+that did not arrive in time are 503 with Retry-After. Error replies name the problem and never quote the request body.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from irkit.incident.ids import check_incident_id
 from irkit.incident.state import RunState, read_state
 from irkit.incident.store import FileStore, IncidentStore
 from irkit.queue.port import Job, Overloaded, Queue
+from irkit.redact import journaled_params
 from irkit.runbook.loader import Loaded
 from irkit.runbook.model import STEP_ID
 from irkit.server.auth import presented, token_ok
@@ -191,7 +191,8 @@ def create_app(
             return _error(404, "no such incident")
         state = await run_in_threadpool(_state, store, job.incident)
         steps = {s: str(d.get("status")) for s, d in state.done.items()} if state else {}
-        return JSONResponse(_summary(job) | {"params": job.params, "steps": steps})
+        shown = journaled_params(job.params)  # secrets: as in the journal, never shown
+        return JSONResponse(_summary(job) | {"params": shown, "steps": steps})
 
     @app.post("/v1/incidents/{incident}/approve")
     async def approve(incident: str, request: Request) -> Response:

@@ -217,6 +217,9 @@ def test_an_approved_run_with_a_secret_param_completes(
     s.wait(incident, (AWAITING,))
     start = next(e for e in journal(tmp_path, incident) if e["event"] == "run-start")
     assert start["data"]["params"]["label_key"] == "<redacted>"
+    detail = s.client.get(f"/v1/incidents/{incident}", headers=AUTH).json()
+    assert detail["params"]["label_key"] == "<redacted>"  # as in the journal
+    assert detail["params"]["workload"] == "deployment/api-server"
     reply = s.client.post(
         f"/v1/incidents/{incident}/approve", json={"step": "scale_down"}, headers=APPROVER
     )
