@@ -4,7 +4,8 @@ hand over to ``Intake``, answer. Nothing is acknowledged before its job is commi
 Status codes are chosen for the senders' retry rules: Alertmanager retries 5xx and gives up on
 4xx, so refusals (protected namespace, blast-radius cap, params the alert cannot fill) are
 422 (never retried, never 429, which it treats as permanent too) and only overload and a body
-that did not arrive in time are 503 with Retry-After. Error replies name the problem and never quote the request body.
+that did not arrive in time are 503 with Retry-After. Error replies name the problem and never
+quote the request body.
 """
 
 from __future__ import annotations
