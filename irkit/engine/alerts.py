@@ -109,8 +109,10 @@ def falco_alert(body: object, *, bucket_seconds: int = 300) -> Alert:
     tags = event.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise AlertError("tags: expected a list of strings")
-    namespace = _field(fields, "k8s.ns.name")
-    pod = _field(fields, "k8s.pod.name")
+    for tag in tags:
+        _utf8(tag, "tags")
+    namespace = _field(fields, "k8s.ns.name", "output_fields.")
+    pod = _field(fields, "k8s.pod.name", "output_fields.")
     host = _field(event, "hostname")
     bucket = int(when.timestamp()) // bucket_seconds
     where = f"{namespace}/{pod}" if pod else f"host:{host}"
@@ -140,6 +142,8 @@ def _strings(value: object, where: str) -> dict[str, str]:
             )
         if len(key) > MAX_TEXT:
             raise AlertError(f"{where}: a name is longer than {MAX_TEXT} characters")
+        _utf8(key, where)
+        _utf8(item, where)
     return found
 
 
@@ -148,12 +152,24 @@ def _text(value: object, where: str) -> str:
         raise AlertError(f"{where}: expected a non-empty string, got {_kind(value)}")
     if len(value) > MAX_TEXT:
         raise AlertError(f"{where}: longer than {MAX_TEXT} characters")
-    return value
+    return _utf8(value, where)
 
 
-def _field(fields: Mapping[str, Any], name: str) -> str:
+def _field(fields: Mapping[str, Any], name: str, prefix: str = "") -> str:
     value = fields.get(name)
-    return value if isinstance(value, str) and len(value) <= MAX_TEXT else ""
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        return ""
+    return _utf8(value, prefix + name)
+
+
+def _utf8(value: str, where: str) -> str:
+    """``value`` when it can be written as UTF-8: JSON's ``\\ud800`` escapes decode to lone
+    surrogates, which no database, hash or journal line can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AlertError(f"{where}: not valid Unicode text (a lone surrogate)") from None
+    return value
 
 
 def _when(text: str, where: str) -> datetime:

@@ -36,7 +36,8 @@ FINAL = (DONE, PARTIAL, FAILED)
 
 class Refused(IrkitError):
     """A job the server's policy does not accept (blast-radius cap, protected namespace);
-    ``code`` says which: ``cap`` or ``protected``. Not transient: the sender must not retry."""
+    ``code`` says which: ``cap``, ``protected``, or ``invalid`` (a job the database cannot
+    store, e.g. text no encoding takes). Not transient: the sender must not retry."""
 
 
 class Overloaded(IrkitError):

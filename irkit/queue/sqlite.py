@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from irkit.errors import NotFound
+from irkit.errors import IrkitError, NotFound
 from irkit.queue.port import (
     AWAITING,
     FINAL,
@@ -217,24 +217,38 @@ class SqliteQueue:
                     self._pending.put(None)
                     break
                 batch.append(item)
-            outcomes: list[Submitted | Refused] = []
+            outcomes: list[Submitted | IrkitError] = []
             try:
                 with self._write() as db:
                     for p in batch:
-                        try:
-                            outcomes.append(self._insert(db, p.job, p.cap, p.window_s))
-                        except Refused as e:
-                            outcomes.append(e)
+                        outcomes.append(self._one(db, p))
             except Exception as e:  # nothing of the batch is committed
                 failure = e if isinstance(e, Overloaded) else Overloaded(f"queue write: {e}")
                 for p in batch:
                     p.done.set_exception(failure)
                 continue
             for p, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, Refused):
+                if isinstance(outcome, IrkitError):
                     p.done.set_exception(outcome)
                 else:
                     p.done.set_result(outcome)
+
+    def _one(self, db: sqlite3.Connection, p: _Pending) -> Submitted | IrkitError:
+        """One submit of a group commit, in a savepoint: a job that cannot be stored (text no
+        encoding takes, ...) fails its own submit only, never the batch; a database error
+        (``sqlite3.OperationalError``: disk, lock) still fails the whole batch."""
+        db.execute("SAVEPOINT one")
+        try:
+            outcome: Submitted | IrkitError = self._insert(db, p.job, p.cap, p.window_s)
+        except Refused as e:
+            outcome = e
+        except sqlite3.OperationalError:
+            raise
+        except (sqlite3.Error, ValueError, TypeError) as e:  # UnicodeEncodeError is a ValueError
+            db.execute("ROLLBACK TO one")
+            outcome = Refused(f"the job cannot be stored ({type(e).__name__})", code="invalid")
+        db.execute("RELEASE one")
+        return outcome
 
     def _insert(
         self, db: sqlite3.Connection, job: NewJob, cap: int | None, window_s: float

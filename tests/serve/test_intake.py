@@ -3,6 +3,7 @@ dedup, resolved alerts, protected namespaces, caps, overload, and the counters o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -75,6 +76,32 @@ def test_bad_json_is_400_and_an_unknown_shape_is_422_without_the_body(serve: Ser
     assert reply.status_code == 422 and "SECRET-IN-BODY" not in reply.text
     assert s.metric('irkit_alerts_rejected_total{reason="bad-json"}') == 1
     assert s.metric('irkit_alerts_rejected_total{reason="shape"}') == 2
+
+
+def test_a_lone_surrogate_in_a_label_or_fingerprint_is_422_naming_the_field(
+    serve: Serve,
+) -> None:
+    """JSON may escape a lone UTF-16 surrogate; no database, hash or journal encodes it."""
+    s = serve()
+    cases = {
+        "commonLabels": (  # checked first; alerts[0].labels holds it too
+            '"production"',
+            '"prod\\ud800"',
+        ),
+        "alerts[0].fingerprint": ('"fp-1"', '"fp\\ud800"'),
+    }
+    for field, (old, new) in cases.items():
+        body = json.dumps(am()).replace(old, new)
+        headers = AUTH | {"Content-Type": "application/json"}
+        reply = s.client.post("/v1/alerts/alertmanager", content=body, headers=headers)
+        assert reply.status_code == 422, (field, reply.text)
+        assert field in reply.json()["error"]
+    shell = json.dumps(falco()).replace('"production"', '"prod\\udc00"')
+    headers = AUTH | {"Content-Type": "application/json"}
+    reply = s.client.post("/v1/alerts/falco", content=shell, headers=headers)
+    assert reply.status_code == 422 and "output_fields.k8s.ns.name" in reply.json()["error"]
+    assert s.queue.jobs() == []
+    assert s.post("alertmanager", am()).status_code == 202  # the queue is fine
 
 
 def test_the_same_alert_twice_is_one_job(serve: Serve) -> None:
