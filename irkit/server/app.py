@@ -169,6 +169,8 @@ def create_app(
             await run_in_threadpool(queue.depth)
         except Overloaded:
             return _error(503, "the queue is unreachable")
+        if workers is not None and not workers.alive():
+            return _error(503, "a worker thread died (see the log); restart irkit serve")
         return JSONResponse({"status": "ready", "routes": len(routes)})
 
     @app.get("/metrics")

@@ -89,7 +89,19 @@ class Workers:
             thread.join(timeout)
         self.threads.clear()
 
+    def alive(self) -> bool:
+        """Every worker thread started is still running (for /readyz): one that died, by a
+        bug no handler caught, is a server that takes alerts and never runs them."""
+        return all(thread.is_alive() for thread in self.threads)
+
     def loop(self, worker: str) -> None:
+        try:
+            self.claims(worker)
+        finally:
+            if not self.stopping.is_set():
+                log(logging.CRITICAL, f"worker {worker} died; /readyz answers 503 from now on")
+
+    def claims(self, worker: str) -> None:
         while not self.stopping.is_set():
             try:
                 claim = self.queue.claim(worker, self.settings.lease)
@@ -97,10 +109,23 @@ class Workers:
                 log(logging.WARNING, "the queue is unavailable; retrying", error=str(e))
                 self.stopping.wait(1.0)
                 continue
+            except Exception as e:  # a bug: logged, and the worker goes on after a pause
+                log(logging.ERROR, f"claiming failed: {type(e).__name__}: {e}; retrying")
+                self.stopping.wait(1.0)
+                continue
             if claim is None:
                 self.stopping.wait(self.settings.poll)
                 continue
-            self.handle(claim)
+            try:
+                self.handle(claim)
+            except Exception as e:  # the job's lease runs out and it is claimed again
+                log(
+                    logging.ERROR,
+                    f"internal error after the run: {type(e).__name__}: {e}",
+                    incident=claim.job.incident,
+                    job=claim.job.id,
+                )
+                self.stopping.wait(1.0)
 
     def handle(self, claim: Claim) -> None:
         job = claim.job
@@ -180,10 +205,10 @@ class Workers:
             try:
                 if not self.queue.heartbeat(claim, self.settings.lease):
                     fenced.set()
-            except Overloaded as e:
+            except Exception as e:  # Overloaded, or a bug: the heartbeat goes on
                 log(
                     logging.WARNING,
-                    "heartbeat failed; retrying",
+                    f"heartbeat failed; retrying: {type(e).__name__}",
                     error=str(e),
                     incident=claim.job.incident,
                 )
@@ -259,6 +284,10 @@ def secrets_again(state: RunState, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def last_run(store: IncidentStore, incident: str) -> str:
-    """The run id the engine journaled last (for the log lines of this run's end)."""
-    events = store.read(incident, [])
+    """The run id the engine journaled last (for the log lines of this run's end); "" when
+    the store cannot be read now (the outcome is recorded all the same)."""
+    try:
+        events = store.read(incident, [])
+    except IrkitError:
+        return ""
     return events[-1].run if events else ""

@@ -4,17 +4,21 @@ heartbeats keep failing fences itself."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
 from helpers import cluster_for
-from serving import RUNBOOKS, TOKEN, am
+from serving import AUTH, RUNBOOKS, TOKEN, am
 
 from irkit.engine.ports import Adapters
 from irkit.engine.routing import routes
 from irkit.incident.store import FileStore
 from irkit.queue.port import DONE, PARTIAL, RUNNING, Overloaded
 from irkit.queue.sqlite import SqliteQueue
+from irkit.server.app import create_app
 from irkit.server.config import ServeSettings
 from irkit.server.intake import Intake
 from irkit.server.metrics import Metrics
@@ -72,4 +76,67 @@ def test_a_transient_store_error_leaves_the_job_to_be_claimed_again(
     workers.handle(again)
     job = queue.get(incident)
     assert job is not None and job.state in (DONE, PARTIAL) and not job.error, job
+    queue.close()
+
+
+class Bug(Exception):
+    pass
+
+
+class Fatal(BaseException):
+    """Escapes every handler: what kills a thread."""
+
+
+class BrokenClaims:
+    """A queue whose first claims fail with ``errors`` (then the real queue answers)."""
+
+    def __init__(self, queue: SqliteQueue, errors: list[BaseException]) -> None:
+        self.inner, self.errors = queue, errors
+
+    def claim(self, worker: str, lease_s: float) -> Any:
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.inner.claim(worker, lease_s)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def served(tmp_path: Path, sim: SimCluster, errors: list[BaseException]) -> Any:
+    queue = SqliteQueue(tmp_path / "q.sqlite3")
+    broken = BrokenClaims(queue, errors)
+    s = settings(tmp_path, poll=0.02)
+    app = create_app(s, broken, routes(RUNBOOKS), adapters=Adapters(cluster=cluster_for(sim)))  # type: ignore[arg-type]
+    return queue, TestClient(app)
+
+
+def wait(queue: SqliteQueue, incident: str, states: tuple[str, ...]) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        job = queue.get(incident)
+        if job is not None and job.state in states:
+            return job.state
+        time.sleep(0.05)
+    raise AssertionError(f"{incident}: not in {states}")
+
+
+def test_a_bug_in_claiming_does_not_kill_the_worker(tmp_path: Path, sim: SimCluster) -> None:
+    queue, client = served(tmp_path, sim, [Bug("boom")])
+    with client:
+        reply = client.post("/v1/alerts/alertmanager", json=am(), headers=AUTH)
+        incident = reply.json()["accepted"][0]["incident"]
+        assert wait(queue, incident, (DONE, PARTIAL))
+        assert client.get("/readyz").status_code == 200
+    queue.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_readyz_is_503_when_a_worker_thread_died(tmp_path: Path, sim: SimCluster) -> None:
+    queue, client = served(tmp_path, sim, [Fatal()])
+    with client:
+        deadline = time.monotonic() + 10
+        while (reply := client.get("/readyz")).status_code == 200:
+            assert time.monotonic() < deadline, "the dead worker went unnoticed"
+            time.sleep(0.05)
+        assert reply.status_code == 503 and "worker" in reply.json()["error"]
     queue.close()
