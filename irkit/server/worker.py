@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -200,11 +201,16 @@ class Workers:
         )
 
     def heartbeat(self, claim: Claim, fenced: threading.Event) -> None:
+        """Extend the lease every third of it; fence the run when the queue says the claim is
+        lost, or when no beat got through for a whole lease (the queue unreachable that long:
+        another worker may have taken the job over, and nothing could tell this one)."""
         every = self.settings.lease / 3
+        beaten = time.monotonic()  # the claim itself set the lease a moment ago
         while not fenced.wait(every):
             try:
                 if not self.queue.heartbeat(claim, self.settings.lease):
                     fenced.set()
+                beaten = time.monotonic()
             except Exception as e:  # Overloaded, or a bug: the heartbeat goes on
                 log(
                     logging.WARNING,
@@ -212,6 +218,13 @@ class Workers:
                     error=str(e),
                     incident=claim.job.incident,
                 )
+                if time.monotonic() > beaten + self.settings.lease:
+                    log(
+                        logging.ERROR,
+                        "no heartbeat for a whole lease: stopping the run before its next step",
+                        incident=claim.job.incident,
+                    )
+                    fenced.set()
 
     def record(self, claim: Claim, result: RunResult, ids: dict[str, Any]) -> None:
         ids = ids | ({"run": run} if (run := last_run(self.store, claim.job.incident)) else {})

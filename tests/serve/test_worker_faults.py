@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from helpers import cluster_for
-from serving import AUTH, RUNBOOKS, TOKEN, am
+from serving import AUTH, RUNBOOKS, TOKEN, am, journal
 
 from irkit.engine.ports import Adapters
 from irkit.engine.routing import routes
@@ -139,4 +139,43 @@ def test_readyz_is_503_when_a_worker_thread_died(tmp_path: Path, sim: SimCluster
             assert time.monotonic() < deadline, "the dead worker went unnoticed"
             time.sleep(0.05)
         assert reply.status_code == 503 and "worker" in reply.json()["error"]
+    queue.close()
+
+
+class DeadHeartbeats:
+    """A queue every heartbeat of which fails as an unreachable database does."""
+
+    def __init__(self, queue: SqliteQueue) -> None:
+        self.inner = queue
+        self.beats = 0
+
+    def heartbeat(self, claim: Any, lease_s: float) -> bool:
+        self.beats += 1
+        raise Overloaded("the queue database is busy or unavailable")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_worker_whose_heartbeats_fail_for_a_whole_lease_fences_itself(
+    tmp_path: Path, sim: SimCluster
+) -> None:
+    queue = SqliteQueue(tmp_path / "q.sqlite3")
+    dead = DeadHeartbeats(queue)
+    s, metrics, loaded = settings(tmp_path, lease=0.3), Metrics(), routes(RUNBOOKS)
+    body = am("SlowResponse", pause="2")
+    incident = Intake(s, queue, loaded, metrics).take("alertmanager", body).accepted[0]["incident"]
+    adapters = Adapters(cluster=cluster_for(sim))
+    workers = Workers(s, dead, loaded, adapters, metrics)  # type: ignore[arg-type]
+    claim = queue.claim("w", s.lease)
+    assert claim is not None
+    began = time.monotonic()
+    workers.handle(claim)
+    assert dead.beats >= 3
+    events = journal(tmp_path, incident)
+    assert [e["step"] for e in events if e["event"] == "step-end"] == ["mark", "pause"]
+    assert not any(e.get("step") == "note" for e in events)  # stopped before the next step
+    job = queue.get(incident)
+    assert job is not None and job.state == RUNNING  # left for whoever claims it next
+    assert time.monotonic() - began < 10
     queue.close()
