@@ -212,9 +212,11 @@ def create_app(
                 "missing or wrong approver token (the alert token does not approve)",
                 headers={"WWW-Authenticate": 'Bearer realm="irkit-approve"'},
             )
-        body = await read_limited(request, APPROVE_MAX)
+        body = await body_of(request, APPROVE_MAX)  # the alerts' timeout, its own size limit
+        if isinstance(body, Response):
+            return body
         try:
-            data = json.loads(body) if body is not None else None
+            data = json.loads(body)
         except (ValueError, RecursionError):
             data = None
         step = data.get("step") if isinstance(data, dict) else None

@@ -15,7 +15,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 import uvicorn
-from serving import RUNBOOKS, TOKEN, am
+from serving import APPROVER_TOKEN, RUNBOOKS, TOKEN, am
 
 from irkit.engine.routing import routes
 from irkit.queue.sqlite import SqliteQueue
@@ -55,7 +55,7 @@ def start(tmp_path: Path, **overrides: Any) -> Iterator[tuple[int, io.StringIO]]
 
 @pytest.fixture
 def slow(tmp_path: Path) -> Iterator[tuple[int, io.StringIO]]:
-    yield from start(tmp_path, read_timeout=0.5)
+    yield from start(tmp_path, read_timeout=0.5, approver_token=APPROVER_TOKEN)
 
 
 @pytest.fixture
@@ -91,6 +91,19 @@ def test_a_body_that_trickles_in_is_cut_off_with_503_and_retry_after(
     assert time.monotonic() - began < 5
     text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert 'irkit_alerts_rejected_total{reason="slow"} 1.0' in text
+
+
+def test_an_approval_body_that_trickles_in_is_cut_off_too(slow: tuple[int, io.StringIO]) -> None:
+    port, _ = slow
+    head = (
+        b"POST /v1/incidents/inc-1/approve HTTP/1.1\r\nHost: irkit\r\n"
+        + f"Authorization: Bearer {APPROVER_TOKEN}\r\n".encode()
+        + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    began = time.monotonic()
+    reply = request(port, head, b'{"step": ')
+    assert reply.startswith(b"HTTP/1.1 503"), reply[:200]
+    assert time.monotonic() - began < 5
 
 
 def test_json_logs_with_ids_and_a_loud_insecure_warning(

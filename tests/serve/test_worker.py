@@ -152,6 +152,9 @@ def test_approve_refuses_a_bad_body(serve: Serve) -> None:
     for body in ({"step": "Bad Step"}, {"by": "x"}, {"step": "ok", "by": "a\nb"}):
         reply = s.client.post("/v1/incidents/inc-1/approve", json=body, headers=APPROVER)
         assert reply.status_code == 422, body
+    big = {"step": "scale_down", "by": "x" * 5000}
+    reply = s.client.post("/v1/incidents/inc-1/approve", json=big, headers=APPROVER)
+    assert reply.status_code == 413, reply.text
 
 
 class LosingQueue:
