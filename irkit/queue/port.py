@@ -19,6 +19,7 @@ implement it: ``irkit.queue.sqlite`` (embedded, WAL, one machine) and ``irkit.qu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +39,19 @@ class Refused(IrkitError):
     """A job the server's policy does not accept (blast-radius cap, protected namespace);
     ``code`` says which: ``cap``, ``protected``, or ``invalid`` (a job the database cannot
     store, e.g. text no encoding takes). Not transient: the sender must not retry."""
+
+
+def cap_refused(namespace: str, count: int, window_s: float, cap: int) -> Refused:
+    """The blast-radius cap's refusal. The namespace came from an alert (up to 4 KiB of
+    anything): it is named only when it is a valid namespace name (a DNS label)."""
+    named = f"namespace {namespace}" if _DNS_LABEL.fullmatch(namespace) else "the namespace"
+    return Refused(
+        f"{named} had {count} jobs in the last {window_s:g} s: the blast-radius cap is {cap}",
+        code="cap",
+    )
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class Overloaded(IrkitError):

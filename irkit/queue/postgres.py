@@ -40,8 +40,8 @@ from irkit.queue.port import (
     Job,
     NewJob,
     Queue,
-    Refused,
     Submitted,
+    cap_refused,
 )
 
 COLUMNS = (
@@ -86,11 +86,7 @@ class PostgresQueue:
                     (job.namespace, now - window_s),
                 ).fetchone()
                 if row is not None and row[0] >= cap:
-                    raise Refused(
-                        f"namespace {job.namespace} had {row[0]} jobs in the last "
-                        f"{window_s:g}s: the blast-radius cap is {cap}",
-                        code="cap",
-                    )
+                    raise cap_refused(job.namespace, row[0], window_s, cap)
             row = conn.execute(
                 "INSERT INTO irkit_jobs AS j (key, incident, runbook, source, alert, namespace,"  # noqa: S608
                 " workload, params, state, created, updated)"

@@ -42,6 +42,7 @@ from irkit.queue.port import (
     Overloaded,
     Refused,
     Submitted,
+    cap_refused,
 )
 
 POOL = 4
@@ -263,11 +264,7 @@ class SqliteQueue:
                 (job.namespace, now - window_s),
             ).fetchone()
             if count >= cap:
-                raise Refused(
-                    f"namespace {job.namespace}: {count} responses in the last "
-                    f"{window_s:g} s, the cap is {cap}",
-                    code="cap",
-                )
+                raise cap_refused(job.namespace, count, window_s, cap)
         stamp = _stamp(now)
         cursor = db.execute(
             "INSERT INTO jobs (key, incident, runbook, source, alert, namespace, workload,"

@@ -157,9 +157,20 @@ def test_past_the_cap_a_namespace_gets_no_more_responses(serve: Serve) -> None:
         assert s.post("alertmanager", am(fingerprint=f"f{n}", pod=f"p{n}")).status_code == 202
     reply = s.post("alertmanager", am(fingerprint="f9", pod="p9"))
     assert reply.status_code == 422 and reply.json()["reason"] == "cap"
+    assert "namespace production had 2 jobs" in reply.json()["error"]
     assert s.post("alertmanager", am(fingerprint="f0", pod="p0")).json()["duplicates"]
     assert len(s.queue.jobs()) == 2
     assert s.metric('irkit_alerts_rejected_total{reason="cap"}') == 1
+
+
+def test_a_cap_refusal_names_no_namespace_that_is_not_a_valid_name(serve: Serve) -> None:
+    s = serve(cap=1)
+    junk = "Evil_" + "x" * 4000
+    assert s.post("alertmanager", am(fingerprint="f0", pod="p0", namespace=junk)).status_code == 202
+    reply = s.post("alertmanager", am(fingerprint="f1", pod="p1", namespace=junk))
+    assert reply.status_code == 422 and reply.json()["reason"] == "cap"
+    assert "the namespace had 1 jobs" in reply.json()["error"]
+    assert "Evil_" not in reply.text and len(reply.text) < 1000
 
 
 def test_over_the_queue_depth_the_answer_is_503_with_retry_after(serve: Serve) -> None:
