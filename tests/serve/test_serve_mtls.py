@@ -98,6 +98,9 @@ def test_a_client_certificate_authenticates_without_a_token(mtls: Server, pki: P
     reply = mtls.client.post(f"{mtls.url}/v1/alerts/falco", json=falco())
     assert reply.status_code == 202, reply.text
     assert len(reply.json()["accepted"]) == 1
+    incident = reply.json()["accepted"][0]["incident"]
+    approve = mtls.client.post(f"{mtls.url}/v1/incidents/{incident}/approve", json={"step": "x"})
+    assert approve.status_code == 401  # a client certificate sends alerts; it never approves
     anonymous = ssl.create_default_context(cafile=str(pki / "ca.crt"))
     with httpx.Client(verify=anonymous) as client, pytest.raises(httpx.TransportError):
         client.post(f"{mtls.url}/v1/alerts/falco", json=falco())
