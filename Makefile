@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean kubectl alertmanager constraints
+.PHONY: demo test lint typecheck unit bench clean kubectl alertmanager deploy-rbac constraints
 
 # constraints.txt pins every dependency to the versions the tests passed with, so a fresh
 # machine installs exactly what was tested (a new typer or rich release cannot break it).
@@ -43,6 +43,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: $(STAMP) kubectl alertmanager lint typecheck unit
+
+# examples/deploy/kubernetes/rbac.yaml from irkit rbac (a test fails while the two disagree).
+deploy-rbac: $(STAMP)
+	$(BIN)/python examples/deploy/generate_rbac.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/sim_throughput.py
