@@ -1,10 +1,11 @@
 """The real Prometheus Alertmanager on loopback, for the tests that prove irkit serve takes its
 webhooks as Alertmanager really sends them (issue 8, item 6).
 
-``Alertmanager`` writes an alertmanager.yml with one route to one webhook receiver (bearer token
-from a file, ``send_resolved``, no group wait), starts Debian's ``prometheus-alertmanager`` on a
-free loopback port with gossip off (``--cluster.listen-address=``) and its storage in the test's
-folder, waits for ``/-/ready`` and stops it on exit. ``make test`` installs the package when it
+``Alertmanager`` writes an alertmanager.yml, the shipped example's route and webhook receiver
+(bearer token from a file, ``send_resolved``, no group wait; alerts named CryptoMinerDetected
+go to irkit), starts Debian's ``prometheus-alertmanager`` on a free loopback port with gossip
+off (``--cluster.listen-address=``) and its storage in the test's folder, waits for
+``/-/ready`` and stops it on exit. ``make test`` installs the package when it
 can; without it the tests skip, naming it (``needs_alertmanager``).
 """
 
@@ -39,35 +40,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "deploy" / "alertmanager.yml"
+
+
 def config(webhook_url: str, credentials_file: Path) -> dict[str, Any]:
-    """One route, every alert its own group (``group_by: [...]``), sent at once and again after
-    a second when it changes; resolved alerts are sent too."""
-    return {
-        "route": {
-            "receiver": "irkit",
-            "group_by": ["..."],
-            "group_wait": "0s",
-            "group_interval": "1s",
-            "repeat_interval": "1h",
-        },
-        "receivers": [
-            {
-                "name": "irkit",
-                "webhook_configs": [
-                    {
-                        "url": webhook_url,
-                        "send_resolved": True,
-                        "http_config": {
-                            "authorization": {
-                                "type": "Bearer",
-                                "credentials_file": str(credentials_file),
-                            }
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    """The shipped receiver (examples/deploy/alertmanager.yml), pointed at ``webhook_url`` with
+    the token in ``credentials_file``, and its route's timers cut to a second so that a test
+    does not wait: what the tests send through is what users deploy."""
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    [receiver] = [r for r in data["receivers"] if r["name"] == "irkit"]
+    [webhook] = receiver["webhook_configs"]
+    webhook["url"] = webhook_url
+    webhook["http_config"]["authorization"]["credentials_file"] = str(credentials_file)
+    [route] = [r for r in data["route"]["routes"] if r["receiver"] == "irkit"]
+    route.update(group_wait="0s", group_interval="1s")
+    return data
 
 
 class Alertmanager:
