@@ -5,6 +5,7 @@ token gets a 401, which irkit counts in /metrics, and nothing is isolated."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -24,7 +25,13 @@ from kubernetes import client
 
 from irkit.sim import SimCluster
 
-pytestmark = needs_alertmanager
+pytestmark = [
+    needs_alertmanager,
+    # until helper serve's branch is merged in (this line goes then)
+    pytest.mark.skipif(
+        importlib.util.find_spec("irkit.cli.serve") is None, reason="irkit serve not built yet"
+    ),
+]
 TOKEN = "e2e-token-0123456789abcdef"
 WAIT = 30.0  # seconds: Alertmanager's send (~1 s) plus the run; bounded, never a hang
 RUNBOOK = """\
