@@ -111,3 +111,13 @@ def test_resolved_alerts_are_sent(alertmanager: Alertmanager, receiver: Receiver
     [alert] = resolved.json["alerts"]
     assert alert["fingerprint"] == firing.json["alerts"][0]["fingerprint"]
     assert alert["startsAt"] == firing.json["alerts"][0]["startsAt"]
+
+
+def test_only_routed_alerts_reach_irkit(alertmanager: Alertmanager, receiver: Receiver) -> None:
+    other = miner()
+    other["labels"] = {**other["labels"], "alertname": "KubePodCrashLooping"}
+    alertmanager.post_alerts(other, miner())
+    got = receiver.next(alertmanager)
+    assert [a["labels"]["alertname"] for a in got.json["alerts"]] == ["CryptoMinerDetected"]
+    with pytest.raises(queue.Empty):  # the other alert goes to the default receiver only
+        receiver.requests.get(timeout=3)
