@@ -22,6 +22,7 @@ from irkit.cli.rca import rca
 from irkit.cli.run import run
 from irkit.cli.runbooks import schema, validate
 from irkit.cli.scale import restore, scale
+from irkit.cli.serve import approve, serve
 from irkit.cli.sim import sim_app
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
@@ -49,6 +50,8 @@ app.command()(preflight)
 app.command()(rbac)
 app.command()(rca)
 app.command()(run)
+app.command()(serve)
+app.command()(approve)
 
 
 def _print_version(value: bool) -> None:
