@@ -7,6 +7,7 @@ Not a test: a script that prints figures for docs/performance.md ("Webhook"). Ev
 block), and for PostgreSQL a throwaway server (initdb + pg_ctl in a temporary folder, a free
 port, run as user postgres when this runs as root). Per backend (``--backend``):
 
+(a0) ceiling: the same burst of POSTs with the alerts resolved (ignored: nothing committed).
 (a) accepts: ``--alerts`` distinct Alertmanager webhooks (one alert each, its own fingerprint
     and pod), each sent ``1 + --duplicates`` times, shuffled, from ``--clients`` threads with
     keep-alive connections. Counts the 202s, first accepts vs duplicates; accepts/s is distinct
@@ -19,7 +20,7 @@ port, run as user postgres when this runs as root). Per backend (``--backend``):
     a check on the cluster that every pod is selected by its own irkit policy.
 
     .venv/bin/python bench/webhook.py [--backend sqlite,postgres] [--alerts 2000]
-        [--duplicates 1] [--clients 16] [--latency-runs 50] [--burst 100]
+        [--duplicates 1] [--clients 16] [--latency-runs 50] [--burst 100] [--workers 2]
 """
 
 from __future__ import annotations
@@ -86,11 +87,11 @@ def pod(i: int) -> str:
     return f"pod-{i:05d}"
 
 
-def webhook(i: int, run: str) -> bytes:
-    """An Alertmanager webhook (version 4) with one firing alert for pod ``i``."""
+def webhook(i: int, run: str, status: str = "firing") -> bytes:
+    """An Alertmanager webhook (version 4) with one alert for pod ``i``."""
     labels = {"alertname": "BenchAlert", "namespace": NS, "pod": pod(i), "run": run}
     alert = {
-        "status": "firing",
+        "status": status,
         "labels": labels,
         "annotations": {"summary": f"bench alert {i}"},
         "startsAt": "2026-12-04T10:00:00.000Z",
@@ -103,7 +104,7 @@ def webhook(i: int, run: str) -> bytes:
             "version": "4",
             "groupKey": f'{{}}:{{pod="{pod(i)}"}}',
             "truncatedAlerts": 0,
-            "status": "firing",
+            "status": status,
             "receiver": "irkit",
             "groupLabels": {"pod": pod(i)},
             "commonLabels": labels,
@@ -121,6 +122,16 @@ def key(i: int, run: str) -> str:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def ceiling(serve: Serve, args: argparse.Namespace) -> None:
+    """(a0) the same burst as (a), the alerts resolved: authenticated, parsed, routed and
+    ignored, nothing committed: what the HTTP side alone takes."""
+    bodies = [webhook(i, "r0", "resolved") for i in range(args.alerts * (1 + args.duplicates))]
+    answers, seconds = post_many(serve.url, PATH, bodies, serve.token, args.clients)
+    ignored = sum(len((b or {}).get("ignored", [])) for s, b in answers if s == 202)
+    print(f"  (a0) {len(bodies)} resolved alerts (ignored, no commit): {ignored} ignored, "
+          f"{len(bodies) / seconds:.0f} requests/s")  # fmt: skip
 
 
 def accepts(serve: Serve, args: argparse.Namespace, first: int) -> list[str]:
@@ -244,11 +255,14 @@ def bench(backend: str, args: argparse.Namespace, root: Path) -> None:
     pg = Postgres(root / "postgres") if backend == "postgres" else None
     sim = Sim(folder / "scenario.yaml", folder)
     store = ["--database", pg.url] if pg else ["--state", str(folder / "state")]
+    # no blast-radius cap and room for the whole burst: the bench measures the intake
+    store += ["--cap", "0", "--max-depth", "1000000", "--workers", str(args.workers)]
     watch = PolicyWatch(sim.kubeconfig, NS)
     print(f"{backend}:")
     try:
         serve = Serve(folder, runbooks, sim.kubeconfig, store)
         try:
+            ceiling(serve, args)
             began = time.time()
             keys = accepts(serve, args, 0)
             drained(watch, range(args.alerts), began)
@@ -276,6 +290,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--latency-runs", type=int, default=50)
     parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="irkit serve --workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="irkit-bench-webhook-") as tmp:
         root = Path(tmp)
