@@ -56,24 +56,23 @@ class Sim:
 
 
 class PolicyWatch:
-    """A watch on ``namespace``'s NetworkPolicies (the official client, in a thread): the time
-    each was first seen ADDED, as ``time.time()`` when its event arrived."""
+    """A watch on every NetworkPolicy (the official client, in a thread): the time each was
+    first seen ADDED, as ``time.time()`` when its event arrived, by name."""
 
-    def __init__(self, kubeconfig: Path, namespace: str) -> None:
+    def __init__(self, kubeconfig: Path) -> None:
         from kubernetes import client, config, watch
 
         api = client.NetworkingV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
         self.added: dict[str, float] = {}
         self._watch = watch.Watch()
-        listed = api.list_namespaced_network_policy(namespace)
+        listed = api.list_network_policy_for_all_namespaces()
         for item in listed.items:
             self.added[item.metadata.name] = 0.0
         ready = threading.Event()
 
         def run() -> None:
             stream = self._watch.stream(
-                api.list_namespaced_network_policy,
-                namespace,
+                api.list_network_policy_for_all_namespaces,
                 resource_version=listed.metadata.resource_version,
                 timeout_seconds=3600,
             )

@@ -14,6 +14,9 @@ port, run as user postgres when this runs as root). Per backend (``--backend``):
     durable accepts over the wall time of the whole burst (duplicates included in the work).
     The queue is then read back through irkit's own adapter: every distinct alert's key must be
     there exactly once. The workers run meanwhile (each job isolates a pod): a real load.
+(a1) accepts with idle workers: as (a), after (c), the alerts routed to the same isolate behind
+    an approval and all on one pod: the first job waits for approval and holds the workload,
+    the others stay queued, so the workers do nothing while the intake is measured.
 (b) latency: ``--latency-runs`` alerts, one at a time, each for another pod: from just before
     the POST to the NetworkPolicy create as the simulator's audit log stamps it (p50/p99).
 (c) burst: ``--burst`` alerts for distinct pods posted at once; time until the last policy, and
@@ -41,7 +44,10 @@ from _serve import PolicyWatch, Postgres, Serve, Sim, post, post_many, wait_for
 from irkit.actions.isolate import policy_name
 from irkit.model.target import parse_target
 
-NS = "bench"
+PHASE = 100_000
+"""Pod indexes: phase (a) from 0, (b) from PHASE, (c) from 2 * PHASE; each phase's pods are in a
+namespace of their own (bench-a, -b, -c), so one phase's policies do not slow the next (an
+isolate lists its namespace's NetworkPolicies to find leaks)."""
 PATH = "/v1/alerts/alertmanager"
 RUNBOOK = """\
 apiVersion: irkit.io/v1
@@ -68,15 +74,24 @@ steps:
 """
 
 
-def scenario(pods: int) -> str:
+# (a1): the same isolate behind an approval, every alert on one pod: the first job waits for
+# an approval that never comes and holds the workload, so the workers stay idle.
+HOLD = (
+    RUNBOOK.replace("BenchAlert", "BenchHold")
+    .replace("bench-isolate", "bench-hold")
+    .replace("    action: isolate\n", "    action: isolate\n    approval: required\n")
+)
+
+
+def scenario(ids: list[int]) -> str:
     docs = [
         "apiVersion: irkit.io/v1\nkind: Scenario\nmetadata: {name: bench-webhook}\n"
         "spec: {description: bare pods to isolate.}",
-        f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NS}}}",
+        *(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: bench-{p}}}" for p in "abc"),
     ]
-    for i in range(pods):
+    for i in ids:
         docs.append(
-            f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod(i)}, namespace: {NS}, "
+            f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod(i)}, namespace: {ns(i)}, "
             f"labels: {{app: bench, pod: {pod(i)}}}}}\n"
             "spec: {containers: [{name: app, image: registry.example.com/bench/app:1.0}]}"
         )
@@ -84,12 +99,22 @@ def scenario(pods: int) -> str:
 
 
 def pod(i: int) -> str:
-    return f"pod-{i:05d}"
+    return f"pod-{i:06d}"
 
 
-def webhook(i: int, run: str, status: str = "firing") -> bytes:
-    """An Alertmanager webhook (version 4) with one alert for pod ``i``."""
-    labels = {"alertname": "BenchAlert", "namespace": NS, "pod": pod(i), "run": run}
+def ns(i: int) -> str:
+    return f"bench-{'abc'[i // PHASE]}"
+
+
+def policy(i: int) -> str:
+    return policy_name(parse_target(ns(i), f"pod/{pod(i)}", None))
+
+
+def webhook(i: int, run: str, status: str = "firing", alertname: str = "BenchAlert") -> bytes:
+    """An Alertmanager webhook (version 4) with one alert for pod ``i`` (BenchHold: all for
+    the first pod, whatever ``i``)."""
+    target = 0 if alertname == "BenchHold" else i
+    labels = {"alertname": alertname, "namespace": ns(target), "pod": pod(target), "run": run}
     alert = {
         "status": status,
         "labels": labels,
@@ -102,11 +127,11 @@ def webhook(i: int, run: str, status: str = "firing") -> bytes:
     return json.dumps(
         {
             "version": "4",
-            "groupKey": f'{{}}:{{pod="{pod(i)}"}}',
+            "groupKey": f'{{}}:{{fingerprint="{run}{i:011x}"}}',
             "truncatedAlerts": 0,
             "status": status,
             "receiver": "irkit",
-            "groupLabels": {"pod": pod(i)},
+            "groupLabels": {"pod": pod(target)},
             "commonLabels": labels,
             "commonAnnotations": alert["annotations"],
             "externalURL": "http://alertmanager.bench:9093",
@@ -134,22 +159,23 @@ def ceiling(serve: Serve, args: argparse.Namespace) -> None:
           f"{len(bodies) / seconds:.0f} requests/s")  # fmt: skip
 
 
-def accepts(serve: Serve, args: argparse.Namespace, first: int) -> list[str]:
-    """(a); the keys of the distinct alerts sent, to be found in the queue afterwards."""
-    run = "a0"
-    ids = list(range(first, first + args.alerts))
+def accepts(
+    serve: Serve, args: argparse.Namespace, ids: list[int], run: str = "a0", alertname: str = ""
+) -> list[str]:
+    """(a), or (a1) with ``alertname`` BenchHold; the keys of the distinct alerts sent, to be
+    found in the queue afterwards."""
     sends = [i for i in ids for _ in range(1 + args.duplicates)]
     random.Random(7).shuffle(sends)
-    answers, seconds = post_many(
-        serve.url, PATH, [webhook(i, run) for i in sends], serve.token, args.clients
-    )
+    bodies = [webhook(i, run, alertname=alertname or "BenchAlert") for i in sends]
+    answers, seconds = post_many(serve.url, PATH, bodies, serve.token, args.clients)
     statuses: dict[int, int] = {}
     for status, _ in answers:
         statuses[status] = statuses.get(status, 0) + 1
     firsts = sum(len((body or {}).get("accepted", [])) for s, body in answers if s == 202)
     dups = sum(len((body or {}).get("duplicates", [])) for s, body in answers if s == 202)
-    print(f"  (a) {len(sends)} POSTs ({args.alerts} distinct x{1 + args.duplicates}) from "
-          f"{args.clients} clients in {seconds:.2f} s: statuses {statuses}")  # fmt: skip
+    phase = "a1" if alertname else "a"
+    print(f"  ({phase}) {len(sends)} POSTs ({args.alerts} distinct x{1 + args.duplicates}) "
+          f"from {args.clients} clients in {seconds:.2f} s: statuses {statuses}")  # fmt: skip
     print(f"      accepted first {firsts}, duplicates {dups}: {firsts / seconds:.0f} durable "
           f"accepts/s, {len(sends) / seconds:.0f} requests/s")  # fmt: skip
     if firsts != args.alerts or dups != args.alerts * args.duplicates:
@@ -157,9 +183,9 @@ def accepts(serve: Serve, args: argparse.Namespace, first: int) -> list[str]:
     return [key(i, run) for i in ids]
 
 
-def drained(watch: PolicyWatch, ids: range, began: float) -> None:
+def drained(watch: PolicyWatch, ids: list[int], began: float) -> None:
     """Wait until (a)'s jobs have all run (their policies exist), so (b) starts on an idle queue."""
-    names = [policy_name(parse_target(NS, f"pod/{pod(i)}", None)) for i in ids]
+    names = [policy(i) for i in ids]
     wait_for(lambda: all(n in watch.added for n in names), 600, f"{len(names)} isolations")
     seconds = max(watch.added[n] for n in names) - began
     print(f"      all {len(names)} pods isolated {seconds:.1f} s after the first POST: "
@@ -178,12 +204,12 @@ def verify_queue(queue: Any, keys: list[str]) -> None:
           f"{len(twice)}: {verdict}")  # fmt: skip
 
 
-def latency(serve: Serve, watch: PolicyWatch, args: argparse.Namespace, first: int) -> None:
+def latency(serve: Serve, watch: PolicyWatch, ids: list[int]) -> None:
     """(b)"""
     conn = http.client.HTTPConnection("127.0.0.1", serve.port, timeout=30)
     took, answered = [], []
-    for i in range(first, first + args.latency_runs):
-        name = policy_name(parse_target(NS, f"pod/{pod(i)}", None))
+    for i in ids:
+        name = policy(i)
         sent = time.time()
         status, _ = post(conn, PATH, webhook(i, "b0"), serve.token)
         answered.append((time.time() - sent) * 1000)
@@ -197,10 +223,9 @@ def latency(serve: Serve, watch: PolicyWatch, args: argparse.Namespace, first: i
           f"p99 {percentile(answered, 99):.1f} ms)")  # fmt: skip
 
 
-def burst(serve: Serve, sim: Sim, watch: PolicyWatch, args: argparse.Namespace, first: int) -> None:
+def burst(serve: Serve, sim: Sim, watch: PolicyWatch, ids: list[int]) -> None:
     """(c)"""
-    ids = list(range(first, first + args.burst))
-    names = {policy_name(parse_target(NS, f"pod/{pod(i)}", None)): pod(i) for i in ids}
+    names = {policy(i): i for i in ids}
     sent = time.time()
     answers, _ = post_many(serve.url, PATH, [webhook(i, "c0") for i in ids], serve.token, len(ids))
     accepted = sum(1 for status, _ in answers if status == 202)
@@ -212,22 +237,24 @@ def burst(serve: Serve, sim: Sim, watch: PolicyWatch, args: argparse.Namespace, 
           f"pods selected by their own policy: {isolated}/{len(names)}")  # fmt: skip
 
 
-def verify_isolated(sim: Sim, names: dict[str, str]) -> int:
+def verify_isolated(sim: Sim, names: dict[str, int]) -> int:
     """How many pods an irkit policy of their own selects, read from the cluster."""
     from irkit.cluster.kube import connect
     from irkit.settings import ClusterSettings
 
     cluster = connect(ClusterSettings(kubeconfig=str(sim.kubeconfig)))
-    policies = {p["metadata"]["name"]: p for p in cluster.list("networkpolicies", NS)}
-    pods = {p["metadata"]["name"]: p for p in cluster.list("pods", NS)}
+    namespaces = {ns(i) for i in names.values()}
+    found = [p for n in namespaces for p in cluster.list("networkpolicies", n)]
+    policies = {p["metadata"]["name"]: p for p in found}
+    pods = {p["metadata"]["name"]: p for n in namespaces for p in cluster.list("pods", n)}
     good = 0
-    for name, pod_name in names.items():
-        policy = policies.get(name)
-        labels = pods[pod_name]["metadata"].get("labels") or {}
-        if policy is None:
+    for name, i in names.items():
+        own = policies.get(name)
+        labels = pods[pod(i)]["metadata"].get("labels") or {}
+        if own is None:
             continue
-        wanted = policy["spec"]["podSelector"].get("matchLabels") or {}
-        denies = sorted(policy["spec"].get("policyTypes", [])) == ["Egress", "Ingress"]
+        wanted = own["spec"]["podSelector"].get("matchLabels") or {}
+        denies = sorted(own["spec"].get("policyTypes", [])) == ["Egress", "Ingress"]
         if wanted and denies and all(labels.get(k) == v for k, v in wanted.items()):
             good += 1
     return good
@@ -250,24 +277,30 @@ def bench(backend: str, args: argparse.Namespace, root: Path) -> None:
     runbooks = folder / "runbooks"
     runbooks.mkdir()
     (runbooks / "bench-isolate.yaml").write_text(RUNBOOK)
-    total = args.alerts + args.latency_runs + args.burst
-    (folder / "scenario.yaml").write_text(scenario(total))
+    (runbooks / "bench-hold.yaml").write_text(HOLD)
+    if max(args.alerts, args.latency_runs, args.burst) >= PHASE:
+        sys.exit(f"at most {PHASE - 1} alerts per phase")
+    phase_a = list(range(args.alerts))
+    phase_b = list(range(PHASE, PHASE + args.latency_runs))
+    phase_c = list(range(2 * PHASE, 2 * PHASE + args.burst))
+    (folder / "scenario.yaml").write_text(scenario(phase_a + phase_b + phase_c))
     pg = Postgres(root / "postgres") if backend == "postgres" else None
     sim = Sim(folder / "scenario.yaml", folder)
     store = ["--database", pg.url] if pg else ["--state", str(folder / "state")]
     # no blast-radius cap and room for the whole burst: the bench measures the intake
     store += ["--cap", "0", "--max-depth", "1000000", "--workers", str(args.workers)]
-    watch = PolicyWatch(sim.kubeconfig, NS)
+    watch = PolicyWatch(sim.kubeconfig)
     print(f"{backend}:")
     try:
         serve = Serve(folder, runbooks, sim.kubeconfig, store)
         try:
             ceiling(serve, args)
             began = time.time()
-            keys = accepts(serve, args, 0)
-            drained(watch, range(args.alerts), began)
-            latency(serve, watch, args, args.alerts)
-            burst(serve, sim, watch, args, args.alerts + args.latency_runs)
+            keys = accepts(serve, args, phase_a)
+            drained(watch, phase_a, began)
+            latency(serve, watch, phase_b)
+            burst(serve, sim, watch, phase_c)
+            keys += accepts(serve, args, phase_a, run="h0", alertname="BenchHold")
         finally:
             serve.stop()
         queue = open_queue(backend, folder, pg)
