@@ -97,7 +97,7 @@ def serve(
 
     with reported_errors():
         host, port = _listen(listen)
-        loaded = routes(runbooks)
+        loaded = routes(runbooks.absolute())  # jobs name their runbook by this path
         if not loaded:
             raise UsageError(f"{runbooks}: no runbook has a match block: nothing to route")
         token = load_token(os.environ, token_file)

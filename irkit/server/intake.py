@@ -8,6 +8,7 @@ says which param, namespace policy or field stopped an alert, not what the alert
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class Intake:
         """Route and submit every alert of the request; Overloaded (-> 503) before any submit
         when the queue is too deep (the sender retries the whole request: keys dedup it)."""
         outcome = Outcome()
-        jobs: list[tuple[int, NewJob]] = []
+        jobs: list[tuple[int, NewJob, str]] = []
         for index, alert in enumerate(self.alerts(source, body)):
             if alert.status != "firing":
                 self._ignore(outcome, index, "resolved")
@@ -88,16 +89,16 @@ class Intake:
                 self._ignore(outcome, index, "no-route")
                 continue
             try:
-                jobs.append((index, self.job(alert, loaded)))
+                jobs.append((index, self.job(alert, loaded), loaded.runbook.metadata.name))
             except Rejected as e:
                 self._refuse(outcome, index, e)
-        if jobs:
+        if any(self._new(job) for _, job, _ in jobs):  # a known alert needs no room
             depth = self.queue.depth()
             if depth >= self.settings.max_depth:
                 raise Overloaded(
                     f"{depth} jobs queued or running (limit {self.settings.max_depth})"
                 )
-        for index, job in jobs:
+        for index, job, name in jobs:
             try:
                 done = self.queue.submit(
                     job, cap=self.settings.cap, window_s=self.settings.cap_window
@@ -105,14 +106,20 @@ class Intake:
             except Refused as e:
                 self._refuse(outcome, index, Rejected(str(e), code=e.code or "cap"))
                 continue
-            entry = {"incident": done.job.incident, "job": done.job.id, "runbook": job.runbook}
+            entry = {"incident": done.job.incident, "job": done.job.id, "runbook": name}
             if done.duplicate:
                 self.metrics.deduplicated.labels(source).inc()
                 outcome.duplicates.append(entry)
             else:
                 self.metrics.accepted.labels(source).inc()
                 outcome.accepted.append(entry)
-                log(20, "alert accepted", incident=job.incident, job=done.job.id, source=source)
+                log(
+                    logging.INFO,
+                    "alert accepted",
+                    incident=job.incident,
+                    job=done.job.id,
+                    source=source,
+                )
         return outcome
 
     def job(self, alert: Alert, loaded: Loaded) -> NewJob:
@@ -148,6 +155,10 @@ class Intake:
             params={k: v for k, v in values.items() if v is not None},
         )
 
+    def _new(self, job: NewJob) -> bool:
+        known = self.queue.get(job.incident)
+        return known is None or known.key != job.key
+
     def _ignore(self, outcome: Outcome, index: int, reason: str) -> None:
         self.metrics.ignored.labels(reason).inc()
         outcome.ignored.append({"index": index, "reason": reason})
@@ -156,7 +167,7 @@ class Intake:
         reason = e.code or "params"
         self.metrics.rejected.labels(reason).inc()
         outcome.refused.append({"index": index, "reason": reason, "error": str(e)})
-        log(30, "alert refused", reason=reason, error=str(e))
+        log(logging.WARNING, "alert refused", reason=reason, error=str(e))
 
 
 def incident_for(runbook: str, key: str) -> str:

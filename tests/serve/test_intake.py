@@ -4,12 +4,19 @@ dedup, resolved alerts, protected namespaces, caps, overload, and the counters o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from conftest import AUTH, TOKEN, Served, am, falco
+import pytest
+from serving import AUTH, TOKEN, Served, am, apps, falco
 
 from irkit.queue.port import QUEUED
 
 Serve = Callable[..., Served]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    yield from apps(tmp_path)
 
 
 def test_a_request_without_the_token_or_with_a_wrong_one_is_401(serve: Serve) -> None:

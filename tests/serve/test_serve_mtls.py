@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from conftest import falco
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from serving import falco
 from test_serve_process import Server
 
 from irkit.sim import SimCluster

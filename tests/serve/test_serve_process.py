@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from conftest import AUTH, POD, RUNBOOKS, TOKEN, am
 from helpers import IrkitProcess, cluster_for, irkit_argv
+from serving import AUTH, POD, RUNBOOKS, TOKEN, am
 
 from irkit.sim import SimCluster
 

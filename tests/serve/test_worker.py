@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-from conftest import AUTH, POD, RUNBOOKS, Served, am, falco, journal
+import pytest
 from helpers import cluster_for
+from serving import AUTH, POD, RUNBOOKS, Served, am, apps, falco, journal
 
 from irkit.engine.ports import Adapters
 from irkit.engine.routing import routes
@@ -25,6 +26,13 @@ from irkit.settings import RunSettings
 from irkit.sim import SimCluster
 
 Serve = Callable[..., Served]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    yield from apps(tmp_path)
+
+
 NS = "production"
 
 

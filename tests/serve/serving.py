@@ -1,5 +1,8 @@
-"""Fixtures for irkit serve's tests: its runbooks, Alertmanager/Falco payloads, an app on a
-SQLite queue (with workers on the sim when asked), and a way to wait for a job's end."""
+"""Helpers for irkit serve's tests: its runbooks, Alertmanager/Falco payloads, apps on a SQLite
+queue (with workers on the sim when asked), a way to wait for a job's end.
+
+A module, not a conftest.py: a second conftest would shadow tests/conftest.py for the
+``from conftest import ...`` of other test modules. Test modules wrap ``apps`` in a fixture."""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from helpers import cluster_for
 
@@ -96,10 +98,9 @@ class Served:
         return 0.0
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """``serve(sim=None, **settings)``: the app over a SQLite queue in tmp_path; with a sim,
-    worker threads run the jobs on it."""
+def apps(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """For a fixture: ``start(sim=None, **settings)`` makes the app over a SQLite queue in
+    tmp_path (with a sim, worker threads run the jobs on it); all are stopped at the end."""
     opened: list[tuple[TestClient, SqliteQueue]] = []
 
     def start(sim: SimCluster | None = None, **overrides: Any) -> Served:
