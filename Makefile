@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean kubectl constraints
+.PHONY: demo test lint typecheck unit bench clean kubectl alertmanager deploy-rbac constraints
 
 # constraints.txt pins every dependency to the versions the tests passed with, so a fresh
 # machine installs exactly what was tested (a new typer or rich release cannot break it).
@@ -22,6 +22,12 @@ kubectl:
 		(apt-get update -qq && apt-get install -y -qq kubernetes-client) >/dev/null 2>&1 || \
 		echo "kubectl not found and could not be installed: kubectl tests will be skipped"; }
 
+# The real Alertmanager that the serve tests send alerts through (Debian's package, as root only).
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager) >/dev/null 2>&1 || \
+		echo "prometheus-alertmanager not found and could not be installed: Alertmanager tests will be skipped"; }
+
 demo: $(STAMP)
 	$(BIN)/irkit sim demo
 
@@ -36,7 +42,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: $(STAMP) kubectl lint typecheck unit
+test: $(STAMP) kubectl alertmanager lint typecheck unit
+
+# examples/deploy/kubernetes/rbac.yaml from irkit rbac (a test fails while the two disagree).
+deploy-rbac: $(STAMP)
+	$(BIN)/python examples/deploy/generate_rbac.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/sim_throughput.py
