@@ -33,12 +33,12 @@ def load_token(
     if token_file is not None:
         try:
             info = token_file.stat()
-            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            if not private_file(token_file):
                 raise UsageError(
                     f"{token_file}: readable by group or others (mode "
-                    f"{stat.S_IMODE(info.st_mode):o}): refused",
+                    f"{stat.S_IMODE(info.st_mode):o}, owner uid {info.st_uid}): refused",
                     option=option,
-                    hint=f"chmod 600 {token_file}",
+                    hint=f"chmod 600 {token_file} (or 640 owned by root, as a Secret volume)",
                 )
             text = token_file.read_text(encoding="utf-8")
         except OSError as e:
@@ -75,5 +75,13 @@ def token_ok(expected: str, given: str | None) -> bool:
 
 
 def private_file(path: Path) -> bool:
-    """Whether only the owner may read ``path`` (for the TLS key too)."""
-    return not (os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+    """Whether ``path`` is kept from others (token files, the TLS key): no access for others,
+    and none for the group unless root owns the file and the group may only read it. That is
+    PostgreSQL's rule for key files, and how the kubelet mounts a Secret for a non-root pod
+    (root-owned, group fsGroup, mode 0440)."""
+    info = os.stat(path)
+    if info.st_mode & stat.S_IRWXO:
+        return False
+    if info.st_mode & (stat.S_IWGRP | stat.S_IXGRP):
+        return False
+    return not info.st_mode & stat.S_IRGRP or info.st_uid == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -128,7 +129,12 @@ def test_deployment_probes_volumes_and_token(dry_run: dict[tuple[str, str], Any]
     mount = mounts[str(token_file.parent)]
     assert mount["readOnly"] is True
     secret = volumes[mount["name"]]["secret"]
-    assert secret["items"] == [{"key": "token", "path": token_file.name}]
+    approver_file = Path(_flag(args, "--approver-token-file"))
+    assert approver_file.parent == token_file.parent  # one Secret, two different tokens
+    assert secret["items"] == [
+        {"key": "token", "path": token_file.name},
+        {"key": "approver-token", "path": approver_file.name},
+    ]
     assert secret["defaultMode"] & 0o007 == 0, "the token file is not world-readable"
     assert not any("TOKEN" in e["name"] for e in container["env"])
     # the API token only where it is used: the pod asks for it, the account does not hand it out
@@ -304,13 +310,6 @@ def _generator() -> Any:
     return module
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="irkit.server.auth refuses a group-readable token file, but the kubelet mounts a "
-    "Secret root-owned with group fsGroup and mode 0440 (fsGroup adds g+r): the non-root "
-    "user reads it through its group. Accept that layout (PostgreSQL's rule for key files: "
-    "0600 when owned by the user, 0640 when owned by root)",
-)
 def test_token_file_as_the_kubelet_mounts_it_is_accepted(tmp_path: Path) -> None:
     from irkit.server.auth import load_token
 
@@ -324,3 +323,25 @@ def test_token_file_as_the_kubelet_mounts_it_is_accepted(tmp_path: Path) -> None
     (tmp_path / "..data").symlink_to(data.name)
     (tmp_path / "token").symlink_to("..data/token")
     assert load_token({}, tmp_path / "token") == "a-token-from-the-secret-0123456789"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+@pytest.mark.parametrize(("owner", "mode", "ok"), [
+    (0, 0o440, True), (0, 0o640, True), (65534, 0o600, True),
+    (65534, 0o640, False), (0, 0o460, False), (0, 0o444, False), (0, 0o604, False),
+])  # fmt: skip
+def test_a_group_may_read_a_token_file_only_when_root_owns_it(
+    tmp_path: Path, owner: int, mode: int, ok: bool
+) -> None:
+    from irkit.errors import UsageError
+    from irkit.server.auth import load_token
+
+    token = tmp_path / "token"
+    token.write_text("a-token-from-the-secret-0123456789\n")
+    os.chown(token, owner, 0)
+    token.chmod(mode)
+    if ok:
+        assert load_token({}, token) == "a-token-from-the-secret-0123456789"
+    else:
+        with pytest.raises(UsageError, match="readable by group or others"):
+            load_token({}, token)
