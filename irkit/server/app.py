@@ -62,6 +62,8 @@ def create_app(
         adapters = replace(adapters, store=store)
     intake = Intake(settings, queue, routes, metrics)
     workers = Workers(settings, queue, routes, adapters, metrics) if adapters else None
+    if workers is not None:
+        intake.submitted = workers.wake
     metrics.queue_depth.set_function(lambda: _depth(queue))
 
     @asynccontextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +67,9 @@ class Intake:
         self.queue = queue
         self.routes = list(routes)
         self.metrics = metrics
+        self.submitted: Callable[[], None] = _nothing
+        """Called after a new job is committed: wakes this server's idle workers at once
+        (other replicas find it at their next poll)."""
 
     def alerts(self, source: str, body: object) -> list[Alert]:
         """The alerts of a request; AlertError (-> 422) on an unknown shape."""
@@ -112,6 +115,7 @@ class Intake:
             else:
                 self.metrics.accepted.labels(source).inc()
                 outcome.accepted.append(entry)
+                self.submitted()
                 log(
                     logging.INFO,
                     "alert accepted",
@@ -174,6 +178,10 @@ def incident_for(runbook: str, key: str) -> str:
     redelivery and on every replica."""
     slug = _SLUG.sub("-", runbook.lower()).strip("-")[:40].strip("-") or "alert"
     return check_incident_id(f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
+
+
+def _nothing() -> None:
+    pass
 
 
 def workload_key(namespace: str, values: Mapping[str, Any], alert: Alert, runbook: str) -> str:

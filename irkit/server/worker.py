@@ -71,6 +71,8 @@ class Workers:
             self.adapters = replace(adapters, store=self.store)
         self.metrics = metrics
         self.stopping = threading.Event()
+        self.work = threading.Event()
+        """Set when a job was submitted here: an idle worker claims at once, not at its poll."""
         self.threads: list[threading.Thread] = []
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -86,9 +88,13 @@ class Workers:
         """Stop claiming; a run in progress stops before its next step (its lease then runs
         out and the job is resumed, by this server restarted or another replica)."""
         self.stopping.set()
+        self.work.set()  # idle workers: out of their wait now
         for thread in self.threads:
             thread.join(timeout)
         self.threads.clear()
+
+    def wake(self) -> None:
+        self.work.set()
 
     def alive(self) -> bool:
         """Every worker thread started is still running (for /readyz): one that died, by a
@@ -104,6 +110,7 @@ class Workers:
 
     def claims(self, worker: str) -> None:
         while not self.stopping.is_set():
+            self.work.clear()  # a submit after this sets it again, so no wake-up is lost
             try:
                 claim = self.queue.claim(worker, self.settings.lease)
             except Overloaded as e:
@@ -115,7 +122,7 @@ class Workers:
                 self.stopping.wait(1.0)
                 continue
             if claim is None:
-                self.stopping.wait(self.settings.poll)
+                self.work.wait(self.settings.poll)
                 continue
             try:
                 self.handle(claim)

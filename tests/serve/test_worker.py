@@ -62,6 +62,17 @@ def test_an_alert_delivered_twice_quarantines_its_pod_once(
     assert detail["state"] == job.state and detail["workload"] == NS
 
 
+def test_an_accepted_alert_wakes_an_idle_worker_without_waiting_for_its_poll(
+    serve: Serve, sim: SimCluster
+) -> None:
+    s = serve(sim, poll=60.0)  # idle workers would look again only in a minute
+    time.sleep(0.3)  # both workers found nothing and wait
+    began = time.monotonic()
+    incident = s.post("alertmanager", am()).json()["accepted"][0]["incident"]
+    s.wait(incident, timeout=20)
+    assert time.monotonic() - began < 20
+
+
 def test_a_falco_event_quarantines_its_pod(serve: Serve, sim: SimCluster) -> None:
     s = serve(sim)
     reply = s.post("falco", falco())
