@@ -34,6 +34,7 @@ CHECKS = (
 )
 """The scorecard's check names, in the order shown; stable (tests and ``must_pass`` use them)."""
 CheckName = Literal[
+    "route",
     "contain_time",
     "evidence_time",
     "steps",
@@ -180,7 +181,7 @@ class DrillSpec(_Strict):
     params: dict[str, str | int | float | bool] = {}
     compromised: Compromised
     expect: Expect = Expect()
-    must_pass: list[CheckName] = list(CHECKS)  # type: ignore[assignment]
+    must_pass: list[CheckName] = ["route", *CHECKS]  # type: ignore[list-item]
     injects: list[Inject] = []
 
 
