@@ -22,8 +22,9 @@ kubectl:
 		(apt-get update -qq && apt-get install -y -qq kubernetes-client) >/dev/null 2>&1 || \
 		echo "kubectl not found and could not be installed: kubectl tests will be skipped"; }
 
+# A scored drill of runbooks/compromised-pod.yaml on the simulator (the old tour: irkit sim demo).
 demo: $(STAMP)
-	$(BIN)/irkit sim demo
+	$(BIN)/irkit drill --scenario examples/scenarios/compromised-pod.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

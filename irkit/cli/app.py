@@ -15,6 +15,7 @@ import typer
 from irkit import __version__
 from irkit.cli.collect import collect, verify
 from irkit.cli.console import echo, install_log_handler, traceback_cleaned
+from irkit.cli.drill import drill
 from irkit.cli.incidents import incidents_app
 from irkit.cli.isolate import isolate, release
 from irkit.cli.preflight import preflight, rbac
@@ -49,6 +50,7 @@ app.command()(preflight)
 app.command()(rbac)
 app.command()(rca)
 app.command()(run)
+app.command()(drill)
 
 
 def _print_version(value: bool) -> None:

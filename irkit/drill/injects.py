@@ -126,9 +126,7 @@ class Injector:
 def second_pod(model: Obj, name: str) -> Obj:
     """A bare copy of ``model`` (labels and containers, no owner, no irkit quarantine)."""
     labels = {
-        k: v
-        for k, v in (model["metadata"].get("labels") or {}).items()
-        if k != QUARANTINE_LABEL
+        k: v for k, v in (model["metadata"].get("labels") or {}).items() if k != QUARANTINE_LABEL
     }
     spec = copy.deepcopy(model.get("spec") or {})
     spec.pop("nodeName", None)

@@ -173,7 +173,9 @@ class _Session:
         deadline = time.monotonic() + LIVE_WAIT
         while not self.compromised and time.monotonic() < deadline:
             self.ports.sleep(1.0)
-            self.compromised[:] = compromised_pods(self.cluster, self.spec.compromised, self.namespace)
+            self.compromised[:] = compromised_pods(
+                self.cluster, self.spec.compromised, self.namespace
+            )
 
     def run(self, params: dict[str, Any], payload: dict[str, Any]) -> DrillOutcome:
         ports, req = self.ports, self.req
@@ -250,7 +252,9 @@ class _Session:
             approvals=list(tabletop.approvals) if tabletop else [],
         )
 
-    def _run(self, params: dict[str, Any], alert: Alert, tabletop: Tabletop | None) -> tuple[str, str]:
+    def _run(
+        self, params: dict[str, Any], alert: Alert, tabletop: Tabletop | None
+    ) -> tuple[str, str]:
         req, ports = self.req, self.ports
 
         def progress(line: str) -> None:
@@ -317,7 +321,7 @@ def parse_alert(source: str, payload: dict[str, Any]) -> Alert:
 
 
 def route_problem(alert: Alert, loaded: Loaded) -> str:
-    """"" when the alert routes to ``loaded`` as ``irkit serve`` with its folder would route it;
+    """ "" when the alert routes to ``loaded`` as ``irkit serve`` with its folder would route it;
     else why not."""
     if not (loaded.runbook.match.alertmanager or loaded.runbook.match.falco):
         return f"the runbook {loaded.path} has no match: block, so no alert starts it"
@@ -334,4 +338,11 @@ def route_problem(alert: Alert, loaded: Loaded) -> str:
     return ""
 
 
-__all__ = ["DrillOutcome", "DrillPorts", "DrillRequest", "parse_alert", "route_problem", "run_drill"]
+__all__ = [
+    "DrillOutcome",
+    "DrillPorts",
+    "DrillRequest",
+    "parse_alert",
+    "route_problem",
+    "run_drill",
+]

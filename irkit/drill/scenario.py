@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic import model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from irkit.errors import ConfigError, UsageError
 from irkit.model.selectors import SelectorError, parse_label_selector
@@ -212,7 +211,8 @@ def load_drill(path: str | Path) -> Drill:
         spec = DrillSpec.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
-        raise located_error(where, raw, err["loc"], "drill." + describe_error(err, DrillSpec))
+        message = "drill." + describe_error(err, DrillSpec)
+        raise located_error(where, raw, err["loc"], message) from None
     except ValueError as e:  # a selector or fault rule raised outside pydantic's wrapping
         raise located_error(where, raw, (), f"drill: {e}") from None
     runbook = (path.parent / spec.runbook).resolve() if spec.runbook else None

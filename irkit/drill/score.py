@@ -146,10 +146,11 @@ def _time(facts: Facts, name: str, action: str, budget: float | None, what: str)
         states = ", ".join(f"{s.id} {s.status}" for s in ended)
         return Check(name, "fail", "never", shown, f"no {what} step ended ok ({states})")
     seconds = float(good[0].seconds or 0.0)
-    value = f"{seconds:.2f} s ({good[0].id})"
+    value, at = f"{seconds:.2f} s", f"at the end of step {good[0].id}"
     if budget is not None and seconds > budget:
-        return Check(name, "fail", value, shown, f"over budget by {seconds - budget:.2f} s", False, seconds)
-    return Check(name, "pass", value, shown, "", False, seconds)
+        over = f"over budget by {seconds - budget:.2f} s, {at}"
+        return Check(name, "fail", value, shown, over, False, seconds)
+    return Check(name, "pass", value, shown, at, False, seconds)
 
 
 def _steps(facts: Facts) -> Check:
@@ -195,18 +196,20 @@ def _found(item: EvidenceItem, members: Mapping[str, str], facts: Facts) -> bool
 
 
 def _contained(spec: DrillSpec, facts: Facts) -> Check:
-    budget = "no open path" + (f" but {len(spec.expect.allowed)} allowed" if spec.expect.allowed else "")
+    budget = "no open path" + (
+        f" but {len(spec.expect.allowed)} allowed" if spec.expect.allowed else ""
+    )
     if not spec.expect.contained:
         return Check("contained", "skip", "not expected", budget)
     if facts.open_paths is None:
         why = facts.containment_error or "containment was not evaluated"
         return Check("contained", "fail", "unknown", budget, why)
     left = [p for p in facts.open_paths if not any(_allows(a, p) for a in spec.expect.allowed)]
-    running = f"{len(facts.running)} of {len(facts.compromised)} pod(s) still running"
-    value = f"{len(left)} open path(s); {running}"
+    running = f"{len(facts.running)} of {len(facts.compromised)} compromised pod(s) still running"
+    value = f"{len(left)} open path(s)"
     if left:
         return Check("contained", "fail", value, budget, "; ".join(p.text for p in left))
-    return Check("contained", "pass", value, budget)
+    return Check("contained", "pass", value, budget, running)
 
 
 def _allows(allowed: AllowedPath, path: PathFact) -> bool:
@@ -226,7 +229,7 @@ def _scaled(workloads: Sequence[str], facts: Facts) -> Check:
     if not workloads:
         return Check("scaled", "skip", "nothing expected", budget)
     got = {w: facts.replicas.get(w) for w in workloads}
-    value = ", ".join(f"{w}={'?' if n is None else n}" for w, n in got.items())
+    value = ", ".join(f"{w}={'gone' if n is None else n}" for w, n in got.items())
     wrong = [w for w, n in got.items() if n != 0]
     if wrong:
         return Check("scaled", "fail", value, budget, f"not at 0: {', '.join(wrong)}")
@@ -251,10 +254,9 @@ def _undo(expected: bool, facts: Facts) -> Check:
         if want != got:
             problems.append(f"{ref} has {got} replicas, not {want}")
     back = ", ".join(f"{ref}={got}" for ref, (_, got) in undo.replicas.items())
-    value = "undone" + (f" ({back})" if back else "")
     if problems:
         return Check("undo", "fail", "not undone", budget, "; ".join(problems))
-    return Check("undo", "pass", value, budget)
+    return Check("undo", "pass", "undone", budget, f"replicas: {back}" if back else "")
 
 
 def _injects(facts: Facts) -> Check:
@@ -262,17 +264,17 @@ def _injects(facts: Facts) -> Check:
     if not facts.injects:
         return Check("injects", "skip", "none injected", budget)
     delivered = [i for i in facts.injects if i.delivered]
-    value = f"{len(delivered)}/{len(facts.injects)} delivered: " + ", ".join(
-        i.label for i in delivered
-    )
-    undelivered = [f"{i.label} ({i.note or 'its step never ran'})" for i in facts.injects if not i.delivered]
+    value = f"{len(delivered)}/{len(facts.injects)} delivered"
+    undelivered = [
+        f"{i.label} ({i.note or 'its step never ran'})" for i in facts.injects if not i.delivered
+    ]
     if undelivered:
         return Check("injects", "fail", value, budget, "not delivered: " + "; ".join(undelivered))
     failed = [s.id for s in facts.steps if s.status == "failed"]
     if facts.run_status != "completed" or failed:
         why = f"the run {facts.run_status}" + (f"; failed: {', '.join(failed)}" if failed else "")
         return Check("injects", "fail", value, budget, why)
-    return Check("injects", "pass", value, budget)
+    return Check("injects", "pass", value, budget, ", ".join(i.label for i in delivered))
 
 
 def _duplicates(facts: Facts) -> Check:

@@ -40,9 +40,9 @@ def undo(
     todo: list[tuple[str, str]] = []
     for action in ("scale", "isolate"):
         for s in reversed(steps):
-            if s.action == action and s.status in ("ok", "partial", "unchanged") and s.target:
-                if (UNDOES[action], s.target) not in todo:
-                    todo.append((UNDOES[action], s.target))
+            done = s.status in ("ok", "partial", "unchanged")
+            if s.action == action and done and s.target and (UNDOES[action], s.target) not in todo:
+                todo.append((UNDOES[action], s.target))
     errors = []
     for command, where in todo:
         try:
