@@ -90,8 +90,8 @@ class Scenario(BaseModel):
     faults: list[FaultRule] = []
     base_dir: Path = Path()
     path: str | None = None
-    drill: dict[str, Any] | None = None
-    """The first document's raw ``drill:`` section (a ``LocatedDict``: it keeps its lines)."""
+    drill: LocatedDict | None = None
+    """The first document's raw ``drill:`` section (it keeps its lines, for errors)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -116,7 +116,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if len(settings) > 1:
         raise located_error(where, settings[1], (), "only one 'kind: Scenario' document is allowed")
     name, spec = path.stem, ScenarioSpec()
-    drill: dict[str, Any] | None = None
+    drill: LocatedDict | None = None
     if settings:
         name, spec = _parse_settings(where, settings[0], path.stem)
         drill = _drill_section(where, settings[0])
@@ -146,11 +146,11 @@ def load_scenario(path: str | Path) -> Scenario:
 _SETTINGS_KEYS = ("apiVersion", "kind", "metadata", "spec", "drill")
 
 
-def _drill_section(where: str, doc: LocatedDict) -> dict[str, Any] | None:
+def _drill_section(where: str, doc: LocatedDict) -> LocatedDict | None:
     if "drill" not in doc:
         return None
     section = doc["drill"]
-    if not isinstance(section, dict):
+    if not isinstance(section, LocatedDict):
         raise located_error(where, doc, ("drill",), "drill must be a mapping (see docs/sim.md)")
     return section
 
