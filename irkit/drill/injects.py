@@ -39,6 +39,10 @@ THROTTLE = FaultRule(
 """Three list calls answered 429 (Retry-After 0): a control plane under load."""
 
 
+SIM_ONLY = frozenset({"throttle", "fault"})
+SIM_ONLY_NOTE = "a simulator fault: a live drill cannot inject it"
+
+
 class DeniedStore:
     """The S3 store of an account whose policy denies the upload."""
 
@@ -70,6 +74,9 @@ class Injector:
         for i, inject in enumerate(self.injects):
             if inject.before != step_id or i in self._delivered or i in self._failed:
                 continue
+            if self.sim is None and inject.kind in SIM_ONLY:
+                self.say(f"inject {inject.label}: skipped: {SIM_ONLY_NOTE}")
+                continue
             try:
                 note = self._deliver(inject)
             except (IrkitError, ValueError) as e:
@@ -85,7 +92,9 @@ class Injector:
     def facts(self) -> list[InjectFact]:
         out = []
         for i, inject in enumerate(self.injects):
-            if i in self._delivered:
+            if self.sim is None and inject.kind in SIM_ONLY:
+                out.append(InjectFact(inject.label, False, SIM_ONLY_NOTE, skipped=True))
+            elif i in self._delivered:
                 out.append(InjectFact(inject.label, True, self._delivered[i]))
             else:
                 out.append(InjectFact(inject.label, False, self._failed.get(i, "")))
@@ -108,8 +117,8 @@ class Injector:
         raise ValueError(f"unknown inject kind {inject.kind}")  # pragma: no cover
 
     def _need_sim(self, inject: Inject) -> SimCluster:
-        if self.sim is None:
-            raise ValueError(f"{inject.kind} needs the simulator; a live drill cannot inject it")
+        if self.sim is None:  # pragma: no cover - skipped in before()
+            raise ValueError(SIM_ONLY_NOTE)
         return self.sim
 
     def _second_pod(self) -> str:

@@ -118,7 +118,10 @@ def test_missing_evidence_is_named_and_fails_the_must_pass_check() -> None:
 def test_open_paths_fail_containment_unless_allowed() -> None:
     dns = PathFact("egress", "production/api-server-x", "kube-dns (UDP/TCP 53)", "UDP/53", dns=True)
     web = PathFact(
-        "ingress", "production/api-server-x", "pods app=frontend in ns production", "TCP/8080",
+        "ingress",
+        "production/api-server-x",
+        "pods app=frontend in ns production",
+        "TCP/8080",
         ("production/allow-frontend-to-api",),
     )
     facts = replace(good(), open_paths=[dns, web], running=["api-server-x"])
@@ -143,7 +146,9 @@ def test_scaled_undo_injects_and_skips() -> None:
     facts = replace(
         good(),
         replicas={"deployment/api-server": 3},
-        undo=UndoFact(("irkit-quarantine-x",), ("api-server-x",), {"deployment/api-server": (3, 0)}),
+        undo=UndoFact(
+            ("irkit-quarantine-x",), ("api-server-x",), {"deployment/api-server": (3, 0)}
+        ),
         injects=[InjectFact("second-pod@collect", False, "no compromised pod to copy")],
         run_status="failed",
         run_error="boom",
@@ -212,7 +217,7 @@ def test_a_bad_drill_section_names_its_file_and_line(
         "  alert: {source: alertmanager, payload: {}}",
         "  compromised: {namespace: production, selector: app=x}",
     ]
-    key = text.split(":")[0].strip()
+    key = text.split(":", maxsplit=1)[0].strip()
     lines = [ln for ln in lines if not ln.startswith(f"  {key}:")] + [text.rstrip()]
     path = tmp_path / "bad.yaml"
     path.write_text("\n".join(lines) + "\n")
