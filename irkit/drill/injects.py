@@ -50,8 +50,7 @@ class DeniedStore:
 
     def put(self, local: Path, key: str, *, sha256: str, tags: dict[str, str]) -> StoredObject:
         raise UploadError(
-            f"s3://drill-evidence/{key}: AccessDenied (drill inject s3-denied); "
-            f"the local bundle {local} is kept",
+            f"s3://drill-evidence/{key}: AccessDenied (drill inject s3-denied)",
             kept={"tarball": str(local), "sha256": sha256},
         )
 

@@ -103,6 +103,35 @@ def test_a_second_compromised_pod_stays_reachable(irkit_home: Path) -> None:
     assert injects["status"] == "pass" and injects["value"] == "2/2 delivered"
 
 
+def test_an_s3_denial_aborts_the_response_before_containment(irkit_home: Path) -> None:
+    code, data, output = drill("--scenario", str(SCENARIO), "--inject", "s3-denied@collect")
+    assert code == 1, output
+    assert "inject s3-denied@collect: collect's S3 store now answers AccessDenied" in output
+    checks = {c["name"]: c for c in data["checks"]}
+    assert checks["steps"]["detail"].startswith("the run failed: s3://drill-evidence/")
+    assert "AccessDenied" in checks["steps"]["detail"]
+    assert checks["injects"]["detail"] == "the run failed; failed: collect"
+    # the bundle was sealed locally before the upload: its evidence is complete
+    assert checks["evidence_time"]["status"] == "pass" and checks["evidence"]["status"] == "pass"
+    assert {"contain_time", "contained", "scaled"} <= failed(data)
+    assert checks["undo"]["status"] == "pass"
+
+
+def test_a_fault_from_the_scenario_arrives_at_its_step(tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8").replace(
+        "    - {before: collect, kind: throttle}",
+        "    - {before: isolate, kind: fault, fault: {resource: networkpolicies, method: POST,"
+        " status: 503, count: 1}}",
+    )
+    scenario = tmp_path / "faulty.yaml"
+    scenario.write_text(text.replace("../../runbooks/", str(ROOT / "runbooks") + "/"))
+    code, data, output = drill("--scenario", str(scenario))
+    assert code == 0, output  # the adapter retried the 503: the run survived it
+    injects = next(c for c in data["checks"] if c["name"] == "injects")
+    assert (injects["status"], injects["detail"]) == ("pass", "fault@isolate")
+    assert "inject fault@isolate: fault rule added" in output
+
+
 def test_an_alert_that_does_not_route_fails_the_route_check(tmp_path: Path) -> None:
     runbook = broken(tmp_path, "alertname: PodCompromised", "alertname: SomethingElse")
     code, data, output = drill(str(runbook), "--scenario", str(SCENARIO))

@@ -167,6 +167,16 @@ def test_scaled_undo_injects_and_skips() -> None:
         assert skipped[name].status == "skip", name
 
 
+def test_injects_a_live_drill_cannot_deliver_are_skipped_not_failed() -> None:
+    note = "a simulator fault: a live drill cannot inject it"
+    only = [InjectFact("throttle@collect", False, note, skipped=True)]
+    check = by_name(replace(good(), injects=only))["injects"]
+    assert (check.status, check.detail) == ("skip", f"skipped: throttle@collect ({note})")
+    mixed = [*only, InjectFact("second-pod@collect", True, "created")]
+    check = by_name(replace(good(), injects=mixed))["injects"]
+    assert (check.status, check.value) == ("pass", "1/1 delivered")
+
+
 def test_a_route_failure_always_fails_the_drill() -> None:
     checks = score(spec(), replace(good(), route="its match.alertmanager does not match"))
     assert checks[0].name == "route" and checks[0].must_pass and checks[0].status == "fail"
