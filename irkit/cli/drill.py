@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from irkit.cli.common import Context, Kubeconfig, Output, check_output
-from irkit.cli.console import clean, console, echo, print_data
+from irkit.cli.console import console, echo, print_data
 from irkit.cli.errors import reported_errors
 
 if TYPE_CHECKING:
@@ -101,7 +101,10 @@ def drill(
         def progress(line: str) -> None:
             echo(line, err=to_stderr)
 
-        tabletop = Tabletop(ask=_ask, say=progress) if interactive else None
+        def ask(prompt: str) -> str | None:
+            return _ask(prompt, to_stderr)
+
+        tabletop = Tabletop(ask=ask, say=progress) if interactive else None
         ports = DrillPorts(connect=_connect, output=progress, tabletop=tabletop)
         request = DrillRequest(
             loaded, path, drill_id, incidents, tuple(injects), live, kubeconfig, context
@@ -135,12 +138,13 @@ def _connect(kubeconfig: str | None, context: str | None) -> Cluster:
     return connect_cluster(kubeconfig, context)
 
 
-def _ask(prompt: str) -> str | None:
-    """One line from stdin (a tty in tmux, or a script's pipe); None at its end."""
-    typer.echo(clean(prompt), nl=False)
+def _ask(prompt: str, err: bool) -> str | None:
+    """One line from stdin (a tty in tmux, or a script's pipe); None at its end. The prompt
+    goes where the progress goes (stderr with -o json|yaml, so stdout stays data)."""
+    echo(prompt, nl=False, err=err)
     line = sys.stdin.readline()
     if not line:
-        typer.echo("")
+        echo("", err=err)
         return None
     return line.rstrip("\n")
 

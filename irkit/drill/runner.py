@@ -105,8 +105,11 @@ class DrillOutcome:
     approvals: list[tuple[str, bool]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """Everything but the bundle's content (kept in the bundle): its member paths only."""
         data = asdict(self)
         data["checks"] = [c.to_json() for c in self.checks]
+        members = self.facts.evidence
+        data["facts"]["evidence"] = sorted(members) if members is not None else None
         return data
 
 

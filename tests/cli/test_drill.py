@@ -43,6 +43,7 @@ def test_the_compromised_pod_drill_passes_every_check(irkit_home: Path) -> None:
     assert set(statuses(data).values()) == {"pass"}, data["checks"]
     assert data["passed"] is True and data["mode"] == "sim"
     assert data["facts"]["compromised"] and data["improvements"] == []
+    assert "logs/api-server-c7cpph9p5s-d4jql/api.previous.log" in data["facts"]["evidence"]
     folder = Path(data["incident_dir"])
     assert folder.parent == irkit_home / "incidents" and folder.name == data["drill_id"]
     assert (folder / "drill-report.md").is_file() and (folder / "drill-report.json").is_file()
