@@ -202,6 +202,9 @@ def _contained(spec: DrillSpec, facts: Facts) -> Check:
     )
     if not spec.expect.contained:
         return Check("contained", "skip", "not expected", budget)
+    if not facts.compromised:
+        why = "no pod matched drill.compromised when the alert fired: nothing to judge"
+        return Check("contained", "fail", "no pods", budget, why)
     if facts.open_paths is None:
         why = facts.containment_error or "containment was not evaluated"
         return Check("contained", "fail", "unknown", budget, why)

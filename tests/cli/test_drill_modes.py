@@ -104,3 +104,36 @@ def test_a_live_drill_stays_in_its_namespace_and_deletes_it(tmp_path: Path) -> N
     assert checks["scaled"]["status"] == "pass" and checks["undo"]["status"] == "pass"
     assert checks["injects"]["status"] == "skip"  # throttle is a simulator fault
     assert "throttle@collect (a simulator fault" in checks["injects"]["detail"]
+
+
+def test_the_live_namespace_is_deleted_on_ctrl_c_and_an_existing_one_refused(
+    empty_sim: SimCluster,
+) -> None:
+    import pytest
+    from helpers import cluster_for
+
+    from irkit.drill.live import sandbox
+    from irkit.errors import UsageError
+
+    cluster = cluster_for(empty_sim)
+    said: list[str] = []
+    with (
+        pytest.raises(KeyboardInterrupt),
+        sandbox(cluster, "irkit-drill-x1", "drill-x1", said.append),
+    ):
+        assert cluster.get("namespaces", "", "irkit-drill-x1")["metadata"]["labels"] == {
+            "irkit.io/drill": "drill-x1"
+        }
+        raise KeyboardInterrupt
+    assert said == [
+        "live drill: namespace irkit-drill-x1 created",
+        "live drill: namespace irkit-drill-x1 deleted",
+    ]
+    names = [o["metadata"]["name"] for o in cluster.list("namespaces")]
+    assert "irkit-drill-x1" not in names
+    taken = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "irkit-drill-x2"}}
+    cluster.create("namespaces", "", taken)
+    for name, why in (("irkit-drill-x2", "exists already"), ("default", "only in a namespace")):
+        with pytest.raises(UsageError, match=why), sandbox(cluster, name, "x", said.append):
+            pass  # pragma: no cover
+    assert cluster.get("namespaces", "", "irkit-drill-x2")  # refused, so left alone

@@ -138,6 +138,8 @@ def test_open_paths_fail_containment_unless_allowed() -> None:
         ]
     )
     assert by_name(facts, both)["contained"].status == "pass"
+    nothing = by_name(replace(good(), compromised=[]))["contained"]
+    assert (nothing.status, nothing.value) == ("fail", "no pods")
     unknown = by_name(replace(good(), open_paths=None, containment_error="forbidden"))
     assert (unknown["contained"].status, unknown["contained"].detail) == ("fail", "forbidden")
 
