@@ -8,8 +8,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from helpers import IrkitProcess, invoke, irkit_argv
+import pytest
+from helpers import IrkitProcess, cluster_for, invoke, irkit_argv
 
+from irkit.drill.live import sandbox
+from irkit.errors import UsageError
 from irkit.model.kinds import RESOURCE_TYPES
 from irkit.sim import SimCluster
 from irkit.sim.scenario import BUNDLED
@@ -109,12 +112,6 @@ def test_a_live_drill_stays_in_its_namespace_and_deletes_it(tmp_path: Path) -> N
 def test_the_live_namespace_is_deleted_on_ctrl_c_and_an_existing_one_refused(
     empty_sim: SimCluster,
 ) -> None:
-    import pytest
-    from helpers import cluster_for
-
-    from irkit.drill.live import sandbox
-    from irkit.errors import UsageError
-
     cluster = cluster_for(empty_sim)
     said: list[str] = []
     with (
