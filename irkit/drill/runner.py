@@ -236,6 +236,7 @@ class _Session:
             undo=undone,
             injects=self.injector.facts(),
             duplicates=duplicates(steps),
+            tabletop=tabletop is not None,
         )
         return DrillOutcome(
             drill_id=req.drill_id,

@@ -94,6 +94,13 @@ def test_times_are_measured_to_the_first_isolate_ending_ok_and_held_to_the_budge
     assert passed(score(spec(), facts))
 
 
+def test_a_tabletop_shows_its_times_without_judging_them() -> None:
+    facts = replace(good(), tabletop=True, steps=[StepFact("isolate", "isolate", "ok", 95.0)])
+    check = by_name(facts)["contain_time"]
+    assert (check.status, check.value, check.seconds) == ("skip", "95.00 s", 95.0)
+    assert check.detail.startswith("tabletop:")
+
+
 def test_no_isolate_ending_ok_fails_contain_time_naming_the_steps() -> None:
     facts = replace(good(), steps=[StepFact("isolate", "isolate", "partial", 1.0)])
     check = by_name(facts)["contain_time"]
