@@ -252,3 +252,29 @@ def test_inject_flags() -> None:
     for bad in ("throttle", "flood@collect", "fault@collect"):
         with pytest.raises(UsageError):
             parse_inject(bad)
+
+
+def test_a_live_drill_rewrites_namespaces_and_skips_cluster_scoped_manifests() -> None:
+    from irkit.drill.live import namespace_for, namespaced, rename_pod, rewrite_values
+    from irkit.drill.scenario import load_drill
+
+    drill = load_drill(EXAMPLE)
+    ns = namespace_for("drill-compromised-pod-20261204-120000-ab12")
+    assert ns == "irkit-drill-compromised-pod-20261204-120000-ab12"
+    manifests, notes, used = namespaced(drill.scenario.manifests, ns)
+    assert used == {"production"}
+    assert {m["metadata"]["namespace"] for _, m in manifests} == {ns}
+    kinds = {m["kind"] for _, m in manifests}
+    assert "Event" not in kinds and "Namespace" not in kinds and "ClusterRole" not in kinds
+    binding = next(m for _, m in manifests if m["kind"] == "RoleBinding")
+    assert binding["subjects"][0]["namespace"] == ns
+    assert notes == [
+        "skipped cluster-scoped ClusterRole oncall-viewer",
+        "skipped cluster-scoped ClusterRoleBinding oncall-viewer",
+    ]
+    payload = rewrite_values(drill.spec.alert.payload, used, ns)
+    assert payload["commonLabels"]["namespace"] == ns
+    assert rename_pod(payload, "api-server-live-1")["alerts"][0]["labels"]["pod"] == (
+        "api-server-live-1"
+    )
+    assert drill.scenario.manifests[0]["metadata"].get("namespace") != ns  # copies, not edits
