@@ -9,6 +9,7 @@ NetworkPolicies and Namespaces in force, evaluated by ``irkit.model.reach``.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -80,8 +81,11 @@ def _seconds(stamp: str, since: datetime) -> float | None:
     return round((moment - since).total_seconds(), 3)
 
 
-def evidence_members(steps: Sequence[StepFact]) -> tuple[dict[str, str] | None, str]:
-    """Member path -> text of the first collect step's sealed bundle (read strictly)."""
+def evidence_members(
+    steps: Sequence[StepFact], wanted: Sequence[str] = ("*",)
+) -> tuple[dict[str, str] | None, str]:
+    """Member path -> text of the first collect step's sealed bundle (read strictly, every
+    member checked); the text only of members matching a glob of ``wanted``, "" for others."""
     tarballs = [s.outputs.get("tarball") for s in steps if s.action == "collect"]
     found = [t for t in tarballs if isinstance(t, str) and t]
     if not found:
@@ -89,8 +93,10 @@ def evidence_members(steps: Sequence[StepFact]) -> tuple[dict[str, str] | None, 
     members: dict[str, str] = {}
     try:
         for path, stream in iter_members(Path(found[0])):
-            data = stream.read(MAX_MEMBER)
-            members[path] = data.decode("utf-8", errors="replace")
+            if any(fnmatch.fnmatchcase(path, glob) for glob in wanted):
+                members[path] = stream.read(MAX_MEMBER).decode("utf-8", errors="replace")
+            else:
+                members[path] = ""
     except IrkitError as e:
         return None, f"the bundle cannot be read: {e}"
     return members, ""

@@ -197,7 +197,8 @@ class _Session:
         paths = IncidentPaths.of(req.drill_id, req.incidents_dir)
         steps, notes = step_facts(paths.journal, started)
         self.notes.extend(notes)
-        evidence, evidence_error = evidence_members(steps)
+        wanted = [e.path or "audit/*" for e in self.spec.expect.evidence]
+        evidence, evidence_error = evidence_members(steps, wanted)
         running: list[str] = []
         paths_open: list[PathFact] | None = None
         containment_error = ""
