@@ -3,6 +3,7 @@
     IrkitError                      root; the CLI prints one line (+ a TIP) and exits ``exit_code``
     │                               on every error: transient, retry_after, option, remedy
     ├── UsageError              2   bad flags or inputs (``option``: which one)
+    │   └── AlertError          2   an alert payload not shaped as its source sends it
     ├── ConfigError             2   a malformed scenario/runbook/settings file: path, line, column
     ├── SimError                1   the simulated cluster could not start or serve
     ├── ClusterError            1   the Kubernetes API refused or failed a request: status
@@ -122,6 +123,11 @@ class UsageError(IrkitError):
     """The command line asked for something that cannot be done as written."""
 
     exit_code = 2
+
+
+class AlertError(UsageError):
+    """An alert payload is not the shape its source sends (a server answers 422). The message
+    names the field that is wrong and never quotes the payload: it is untrusted input."""
 
 
 class ConfigError(IrkitError):

@@ -1,1 +1,1 @@
-"""``irkit serve``: the webhook receiver that turns Alertmanager and Falco alerts into runbook runs."""
+"""``irkit serve``: the webhook receiver that turns alerts into runbook runs."""
