@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.model.reach_words import (
@@ -75,8 +75,11 @@ def open_paths(
     """Every open path in or out of ``pods`` (API objects) under ``policies`` (every
     NetworkPolicy in the cluster); ``namespaces`` (every Namespace) resolve namespaceSelectors.
     ``[]`` means contained. Paths come per pod, ingress before egress, in policy-name order."""
-    ns_labels = _namespace_labels(namespaces)
-    parsed = [_parse(p) for p in sorted(policies, key=_policy_ref)]
+    ns_labels = _Namespaces(_namespace_labels(namespaces))
+    # Only the pods' own namespaces' policies can select them: the others are never parsed.
+    wanted = {str((pod.get("metadata") or {}).get("namespace") or "") for pod in pods}
+    mine = [p for p in policies if _policy_ref(p).partition("/")[0] in wanted]
+    parsed = [_parse(p) for p in sorted(mine, key=_policy_ref)]
     found: dict[tuple[str, str, str, str], list[str]] = {}
     for pod in pods:
         for path in _pod_paths(pod, parsed, ns_labels):
@@ -166,6 +169,21 @@ def _mapping(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
+@dataclass
+class _Namespaces:
+    """Every namespace's labels, and each namespaceSelector's words once worked out: the same
+    selector comes back for every pod and rule."""
+
+    labels: Mapping[str, Mapping[str, str]]
+    seen: dict[str, tuple[str, set[str] | None]] = field(default_factory=dict)
+
+    def where(self, sel: LabelSelector) -> tuple[str, set[str] | None]:
+        key = str(sel)
+        if key not in self.seen:
+            self.seen[key] = namespace_words(sel, self.labels)
+        return self.seen[key]
+
+
 def _namespace_labels(namespaces: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for ns in namespaces:
@@ -182,7 +200,7 @@ def _namespace_labels(namespaces: Sequence[Mapping[str, Any]]) -> dict[str, dict
 def _pod_paths(
     pod: Mapping[str, Any],
     policies: Sequence[_Policy | _Broken],
-    ns_labels: Mapping[str, Mapping[str, str]],
+    ns_labels: _Namespaces,
 ) -> list[Path]:
     meta = pod.get("metadata") or {}
     namespace = str(meta.get("namespace") or "")
@@ -215,7 +233,7 @@ def _rule_paths(
     policy: _Policy,
     pod: Mapping[str, Any],
     ref: str,
-    ns_labels: Mapping[str, Mapping[str, str]],
+    ns_labels: _Namespaces,
 ) -> list[Path]:
     try:
         ports = port_words(rule.get("ports"), pod, direction)
@@ -231,9 +249,7 @@ def _rule_paths(
     return [Path(direction, ref, w, ports, (policy.ref,)) for w in words if w is not None]
 
 
-def _peer_words(
-    peer: Any, policy_ns: str, ns_labels: Mapping[str, Mapping[str, str]]
-) -> str | None:
+def _peer_words(peer: Any, policy_ns: str, ns_labels: _Namespaces) -> str | None:
     """The peer in words, or None when it can match nothing (an ipBlock all excepted)."""
     peer = _mapping(peer, "a peer")
     if "ipBlock" in peer:
@@ -246,7 +262,7 @@ def _peer_words(
     if peer.get("namespaceSelector") is None:  # podSelector alone: the policy's own namespace
         where = f"in namespace {policy_ns}"
     else:
-        where, pinned = namespace_words(selector(peer["namespaceSelector"]), ns_labels)
+        where, pinned = ns_labels.where(selector(peer["namespaceSelector"]))
     if pinned == {"kube-system"} and _is_kube_dns(pods):
         return f"{DNS_PREFIX}{who} {where})"
     return f"{who} {where}"
