@@ -20,10 +20,10 @@ network-policies/ and the networking/v1 API reference (cited as [docs] below):
   alone = every pod in those namespaces; both = those pods in those namespaces (AND);
   ``ipBlock`` = the CIDR less its ``except`` ranges;
 - a port: protocol TCP unless given; no port = every port of that protocol; ``endPort`` makes a
-  range; a named port is the selected pod's container port of that name (ingress) or the peer's
-  (egress, unknown here) [docs: "the named port ... of the destination"];
-- hostNetwork pods are outside NetworkPolicy: every path stays open [docs: "NetworkPolicy
-  behaviour for hostNetwork pods is undefined"; common plugins ignore them].
+  range; a named port is resolved on the destination: the selected pod's container port of that
+  name and protocol (ingress), the peer's (egress, which irkit cannot know: reported as is);
+- hostNetwork pods: the docs leave NetworkPolicy behaviour for them undefined and most
+  plugins do not apply policies to them, so every path is reported open (never assumed shut).
 
 A path that a policy only opens towards peers the other side may still refuse (its own ingress
 policy) is reported anyway: containment is about what the compromised pods' side allows.
