@@ -14,7 +14,13 @@ from irkit.runbook.model import Runbook
 from irkit.runbook.templating import render_value
 
 RUNBOOKS = Path(__file__).resolve().parent.parent.parent / "runbooks"
-NAMES = ["compromised-pod", "crypto-miner", "suspicious-shell", "leaked-service-account-token"]
+NAMES = [
+    "compromised-pod",
+    "crypto-miner",
+    "suspicious-shell",
+    "leaked-service-account-token",
+    "suspicious-egress",
+]
 MODELINE = "# yaml-language-server: $schema=./schema.json"
 
 
