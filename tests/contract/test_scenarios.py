@@ -17,6 +17,7 @@ import pytest
 import yaml
 from helpers import FAST_RETRIES, cluster_for, invoke
 
+from irkit.drill.scenario import load_drill
 from irkit.engine.alerts import Alert, alertmanager_alerts, falco_alert
 from irkit.engine.routing import route, routes
 from irkit.model.reach import Path as NetPath
@@ -40,15 +41,8 @@ def drill_of(name: str) -> dict[str, Any]:
     return dict(first["drill"])
 
 
-def start(name: str, tmp_path: Path) -> SimCluster:
-    # TEMPORARY until the sim loader keeps the drill: section (helper drill's branch): a copy
-    # of the scenario without it. Once merged: SimCluster(SCENARIOS / f"{name}.yaml").
-    docs = list(yaml.safe_load_all((SCENARIOS / f"{name}.yaml").read_text(encoding="utf-8")))
-    docs[0].pop("drill")
-    copy = tmp_path / "scenario" / f"{name}.yaml"
-    copy.parent.mkdir()
-    copy.write_text(yaml.safe_dump_all(docs), encoding="utf-8")
-    return SimCluster(copy)
+def start(name: str) -> SimCluster:
+    return SimCluster(SCENARIOS / f"{name}.yaml")
 
 
 def alert_of(drill: dict[str, Any]) -> Alert:
@@ -94,15 +88,22 @@ def bundle_members(home: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", sorted(PAIRS))
-def test_scenario_loads_and_its_compromised_pods_exist(name: str, tmp_path: Path) -> None:
+def test_scenario_loads_and_its_compromised_pods_exist(name: str) -> None:
     drill = drill_of(name)
-    with start(name, tmp_path) as sim:
+    with start(name) as sim:
         pods = compromised(sim, drill)
     assert pods and all(
         p["metadata"]["namespace"] == drill["compromised"]["namespace"] for p in pods
     )
     if "pods" in drill["compromised"]:
         assert [p["metadata"]["name"] for p in pods] == drill["compromised"]["pods"]
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_the_drill_section_passes_the_strict_model(name: str) -> None:
+    loaded = load_drill(SCENARIOS / f"{name}.yaml")
+    assert loaded.runbook == (RUNBOOKS / f"{PAIRS[name]}.yaml").resolve()
+    assert loaded.spec.expect.contained and "contained" in loaded.spec.must_pass
 
 
 @pytest.mark.parametrize("name", sorted(PAIRS))
@@ -124,7 +125,7 @@ def test_paired_runbook_contains_and_leaves_the_expected_evidence(
     name: str, tmp_path: Path
 ) -> None:
     drill = drill_of(name)
-    with start(name, tmp_path) as sim:
+    with start(name) as sim:
         assert reach(sim, drill), "nothing to contain: the scenario proves nothing"
         result = run(sim, (SCENARIOS / drill["runbook"]).resolve(), drill, tmp_path)
         assert result.exit_code == 0, result.output
@@ -157,7 +158,7 @@ def variant(tmp_path: Path, *drop: str) -> Path:
 def test_overlapping_allow_default_isolate_is_partial_and_not_contained(tmp_path: Path) -> None:
     drill = drill_of(OVERLAP)
     runbook = variant(tmp_path, "detach: true", "strict: true")
-    with start(OVERLAP, tmp_path) as sim:
+    with start(OVERLAP) as sim:
         result = run(sim, runbook, drill, tmp_path)
         assert result.exit_code == 3, result.output  # completed, partially
         statuses = {s["id"]: s["status"] for s in json.loads(result.stdout)["steps"]}
@@ -173,7 +174,7 @@ def test_overlapping_allow_default_isolate_is_partial_and_not_contained(tmp_path
 def test_overlapping_allow_strict_without_detach_refuses_and_stays_open(tmp_path: Path) -> None:
     drill = drill_of(OVERLAP)
     runbook = variant(tmp_path, "detach: true")
-    with start(OVERLAP, tmp_path) as sim:
+    with start(OVERLAP) as sim:
         result = run(sim, runbook, drill, tmp_path)
         assert result.exit_code != 0
         assert "allow-app-traffic" in result.output
