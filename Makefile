@@ -28,8 +28,9 @@ alertmanager:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager) >/dev/null 2>&1 || \
 		echo "prometheus-alertmanager not found and could not be installed: Alertmanager tests will be skipped"; }
 
+# A scored drill of runbooks/compromised-pod.yaml on the simulator (the old tour: irkit sim demo).
 demo: $(STAMP)
-	$(BIN)/irkit sim demo
+	$(BIN)/irkit drill --scenario examples/scenarios/compromised-pod.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

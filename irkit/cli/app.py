@@ -15,6 +15,7 @@ import typer
 from irkit import __version__
 from irkit.cli.collect import collect, verify
 from irkit.cli.console import echo, install_log_handler, traceback_cleaned
+from irkit.cli.drill import drill
 from irkit.cli.incidents import incidents_app
 from irkit.cli.isolate import isolate, release
 from irkit.cli.preflight import preflight, rbac
@@ -52,6 +53,7 @@ app.command()(rca)
 app.command()(run)
 app.command()(serve)
 app.command()(approve)
+app.command()(drill)
 
 
 def _print_version(value: bool) -> None:

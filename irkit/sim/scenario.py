@@ -3,6 +3,10 @@
 A scenario is one multi-document YAML file. One document is ``kind: Scenario`` (irkit.io/v1)
 with the settings (users and tokens, seeded logs, faults, audit log); every other document is a
 Kubernetes manifest to create. Every error names the file, line and problem.
+
+The Scenario document may also carry a top-level ``drill:`` section (what ``irkit drill`` fires,
+expects and injects). The simulator does not use it: it is kept raw (``Scenario.drill``, with its
+line numbers) for ``irkit.drill.scenario`` to check.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class Scenario(BaseModel):
     faults: list[FaultRule] = []
     base_dir: Path = Path()
     path: str | None = None
+    drill: LocatedDict | None = None
+    """The first document's raw ``drill:`` section (it keeps its lines, for errors)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -110,8 +116,10 @@ def load_scenario(path: str | Path) -> Scenario:
     if len(settings) > 1:
         raise located_error(where, settings[1], (), "only one 'kind: Scenario' document is allowed")
     name, spec = path.stem, ScenarioSpec()
+    drill: LocatedDict | None = None
     if settings:
         name, spec = _parse_settings(where, settings[0], path.stem)
+        drill = _drill_section(where, settings[0])
     faults = []
     for i, raw in enumerate(spec.faults):
         try:
@@ -125,14 +133,32 @@ def load_scenario(path: str | Path) -> Scenario:
                 where, settings[0], ("spec", "logs", i, "file"), f"log file not found: {log.file}"
             )
     return Scenario(
-        name=name, spec=spec, manifests=manifests, faults=faults, base_dir=path.parent, path=where
+        name=name,
+        spec=spec,
+        manifests=manifests,
+        faults=faults,
+        base_dir=path.parent,
+        path=where,
+        drill=drill,
     )
 
 
+_SETTINGS_KEYS = ("apiVersion", "kind", "metadata", "spec", "drill")
+
+
+def _drill_section(where: str, doc: LocatedDict) -> LocatedDict | None:
+    if "drill" not in doc:
+        return None
+    section = doc["drill"]
+    if not isinstance(section, LocatedDict):
+        raise located_error(where, doc, ("drill",), "drill must be a mapping (see docs/sim.md)")
+    return section
+
+
 def _parse_settings(where: str, doc: LocatedDict, default_name: str) -> tuple[str, ScenarioSpec]:
-    unknown = [k for k in doc if k not in ("apiVersion", "kind", "metadata", "spec")]
+    unknown = [k for k in doc if k not in _SETTINGS_KEYS]
     if unknown:
-        hint = nearest(unknown[0], ("apiVersion", "kind", "metadata", "spec"))
+        hint = nearest(unknown[0], _SETTINGS_KEYS)
         raise located_error(where, doc, (unknown[0],), f"unknown field {unknown[0]!r}{hint}")
     if doc.get("apiVersion") != SCENARIO_API_VERSION:
         raise located_error(

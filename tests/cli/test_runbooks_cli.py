@@ -24,7 +24,7 @@ steps:
 def test_valid_runbooks_exit_0_with_a_summary() -> None:
     result = invoke("validate", str(ROOT / "runbooks"), str(FIXTURES / "valid" / "minimal.yaml"))
     assert result.exit_code == 0, result.output
-    assert result.output == "5 runbooks valid\n"
+    assert result.output == "6 runbooks valid\n"
 
 
 def test_errors_are_listed_as_file_line_column_and_exit_2() -> None:

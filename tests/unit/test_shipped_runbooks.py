@@ -14,7 +14,13 @@ from irkit.runbook.model import Runbook
 from irkit.runbook.templating import render_value
 
 RUNBOOKS = Path(__file__).resolve().parent.parent.parent / "runbooks"
-NAMES = ["compromised-pod", "crypto-miner", "suspicious-shell", "leaked-service-account-token"]
+NAMES = [
+    "compromised-pod",
+    "crypto-miner",
+    "suspicious-shell",
+    "leaked-service-account-token",
+    "suspicious-egress",
+]
 MODELINE = "# yaml-language-server: $schema=./schema.json"
 
 
@@ -41,7 +47,16 @@ def actions(runbook: Runbook) -> list[str]:
 
 def test_compromised_pod_follows_the_seeds_order() -> None:
     rb = book("compromised-pod")
-    assert actions(rb) == ["snapshot", "isolate", "collect", "notify", "scale", "rca"]
+    assert actions(rb) == ["snapshot", "isolate", "collect", "isolate", "notify", "scale", "rca"]
+    # the pod the alert names: quarantined alone and detached, after collect read it in place
+    pod = rb.step("quarantine_pod")
+    assert pod.when == "params.pod" and pod.with_["scope"] == "pod" and pod.with_["detach"]
+    assert rb.match.alertmanager is not None
+    assert rb.match.alertmanager.labels == {"alertname": "PodCompromised"}
+    labels = {"labels": {"pod": "api-server-x"}}
+    for alert, pod_name in ((labels, "api-server-x"), ({"commonLabels": {}}, ""), ({}, "")):
+        context: dict[str, Any] = {"alert": alert, "incident": {"id": "inc-1", "started_at": ""}}
+        assert render_value(rb.params["pod"].default, context) == pod_name
     assert rb.step("scale_down").approval == "required"
     assert rb.step("scale_down").with_["replicas"] == 0
     assert rb.step("notify").when == "params.slack_webhook"
