@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from irkit.actions.specs.collect import CollectInput
 from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
 from irkit.drill.injects import Injector
@@ -46,7 +47,6 @@ from irkit.errors import ConfigError, IrkitError, UsageError
 from irkit.evidence.store import EvidenceStore
 from irkit.incident.paths import IncidentPaths
 from irkit.incident.store import FileStore, IncidentJournal
-from irkit.runbook.inputs import CollectInput
 from irkit.runbook.loader import Loaded, load_runbook
 from irkit.settings import RunSettings
 from irkit.sim.cluster import SimCluster
