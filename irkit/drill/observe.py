@@ -22,6 +22,7 @@ from irkit.errors import IrkitError, NotFound
 from irkit.evidence.untrusted import iter_members
 from irkit.incident.reader import run_events
 from irkit.model.journal import RUN_START, STEP_END, STEP_START
+from irkit.model.reach import is_dns, open_paths
 from irkit.model.selectors import parse_label_selector
 
 MAX_MEMBER = 4 * 1024 * 1024
@@ -106,8 +107,6 @@ def containment(
     cluster: Cluster, namespace: str, names: Iterable[str]
 ) -> tuple[list[str], list[PathFact]]:
     """The compromised pods still there, and the NetworkPolicy paths left open to them."""
-    from irkit.model.reach import is_dns, open_paths
-
     pods = []
     for name in names:
         try:

@@ -206,8 +206,6 @@ class _Session:
             running, paths_open = containment(self.cluster, self.namespace, self.compromised)
         except IrkitError as e:
             containment_error = f"cannot read the cluster: {e}"
-        except ImportError:  # TEMPORARY until drill-net's irkit.model.reach is merged
-            containment_error = "irkit.model.reach is not in this build"
         scaled = replicas(self.cluster, self.namespace, self.spec.expect.scaled_to_zero)
         undone = None
         if self.spec.expect.undo:
