@@ -81,13 +81,14 @@ CREATE INDEX IF NOT EXISTS jobs_incident ON jobs (incident);
 """
 
 # The oldest runnable job whose workload no other live job holds (running with a live lease,
-# or awaiting approval): one response per workload at a time.
+# or awaiting approval): one response per workload at a time; NS/* overlaps every key of NS.
 _CLAIMABLE = """
 SELECT * FROM jobs AS j
 WHERE (j.state = 'queued' OR (j.state = 'running' AND j.lease_until < :now))
   AND NOT EXISTS (
     SELECT 1 FROM jobs AS o
-    WHERE o.workload = j.workload AND o.seq != j.seq
+    WHERE (o.workload IN (j.workload, j.namespace || '/*')
+           OR (j.workload = j.namespace || '/*' AND o.namespace = j.namespace)) AND o.seq != j.seq
       AND ((o.state = 'running' AND o.lease_until >= :now) OR o.state = 'awaiting-approval')
   )
 ORDER BY j.seq LIMIT 1
