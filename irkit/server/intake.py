@@ -76,7 +76,9 @@ class Intake:
         self.queue = queue
         self.routes = list(routes)
         self.metrics = metrics
-        self.keys = keys or WorkloadKeys(cluster)
+        self.keys = keys or WorkloadKeys(
+            cluster, timeout=settings.owner_timeout, ttl=settings.owner_ttl
+        )
 
     def alerts(self, source: str, body: object) -> list[Alert]:
         """The alerts of a request; AlertError (-> 422) on an unknown shape."""
