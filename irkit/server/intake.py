@@ -110,10 +110,11 @@ class Intake:
                 raise Overloaded(
                     f"{depth} jobs queued or running (limit {self.settings.max_depth})"
                 )
+        # only a new alert asks the cluster for its workload's owner (all of them at once)
+        fresh_jobs = [job for (_, job, _), fresh in zip(jobs, new, strict=True) if fresh]
+        keys = iter(self.keys.keys([(job.namespace, job.params) for job in fresh_jobs]))
         for (index, routed, name), fresh in zip(jobs, new, strict=True):
-            job = routed
-            if fresh:  # only a new alert asks the cluster for its workload's owner
-                job = replace(routed, workload=self.keys.key(routed.namespace, routed.params))
+            job = replace(routed, workload=next(keys)) if fresh else routed
             try:
                 done = self.queue.submit(
                     job, cap=self.settings.cap, window_s=self.settings.cap_window

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -36,7 +36,7 @@ TTL = 30.0
 """Seconds a looked-up owner (or a fallback) is reused."""
 CACHED = 4096
 """Entries kept at most (oldest dropped first)."""
-LOOKUPS = 4
+LOOKUPS = 8
 """Threads doing lookups: a hung API server holds these, never the request threads."""
 _WALK = {"pod": "pods", "replicaset": "replicasets"}
 """Kinds fetched to go one level further up: a pod, and a ReplicaSet (-> its Deployment).
@@ -89,25 +89,37 @@ class WorkloadKeys:
             log(logging.WARNING, "no cluster: the workload lock of a pod is the pod only")
 
     def key(self, namespace: str, values: Mapping[str, Any]) -> str:
-        found = target_of(namespace, values)
-        if found is None:
-            return whole(namespace)
-        kind, name = found
-        if kind not in _WALK:  # a Deployment, StatefulSet, DaemonSet: the top already
-            return f"{namespace}/{kind}/{name}"
-        fallback = f"{namespace}/{kind}/{name}"
-        if self.cluster is None:
-            return fallback
-        lookup = self._lookup(namespace, kind, name)
-        try:
-            return lookup.result(timeout=self.timeout)
-        except FutureTimeout:
-            _warn(namespace, kind, f"no answer within {self.timeout:g} s")
-            return fallback
+        return self.keys([(namespace, values)])[0]
 
-    def close(self) -> None:
+    def keys(self, jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+        """The keys of several new jobs (an Alertmanager group): their lookups run side by
+        side and share one deadline, so a hung API server costs a request ``timeout`` once."""
+        pending: list[str | tuple[str, str, Future[str]]] = []
+        for namespace, values in jobs:
+            found = target_of(namespace, values)
+            if found is None:
+                pending.append(whole(namespace))
+                continue
+            kind, name = found
+            itself = f"{namespace}/{kind}/{name}"
+            if kind not in _WALK or self.cluster is None:  # the top already, or no one to ask
+                pending.append(itself)
+            else:
+                pending.append((itself, kind, self._lookup(namespace, kind, name)))
+        deadline = time.monotonic() + self.timeout
+        return [item if isinstance(item, str) else self._wait(*item, deadline) for item in pending]
+
+    def _wait(self, itself: str, kind: str, lookup: Future[str], deadline: float) -> str:
+        try:
+            return lookup.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            _warn(itself.split("/", 1)[0], kind, f"no answer within {self.timeout:g} s")
+            return itself
+
+    def close(self, *, wait: bool = False) -> None:
+        """Stop the lookups; a hung one is left to its request timeout unless ``wait``."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def _lookup(self, namespace: str, kind: str, name: str) -> Future[str]:
         """The cached or in-flight lookup of this object, else a new one."""

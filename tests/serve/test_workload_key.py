@@ -111,7 +111,7 @@ def test_a_slow_cluster_costs_an_alert_the_timeout_only(
         assert keys.key(NS, {"pod": POD}) == f"{NS}/pod/{POD}"
     assert time.monotonic() - started < 1.5
     assert any("no answer within 0.2 s" in r.getMessage() for r in caplog.records)
-    keys.close()
+    keys.close(wait=True)
 
 
 def test_a_duplicate_costs_no_api_call(serve: Serve, sim: SimCluster) -> None:
@@ -136,3 +136,16 @@ def test_a_burst_on_one_pod_costs_one_lookup(serve: Serve, sim: SimCluster) -> N
     assert len(s.post("alertmanager", am()).json()["accepted"]) == 1  # the same pod
     assert served(sim) - before == 2  # cached: one lookup for the burst
     assert {job.workload for job in s.queue.jobs()} == {API}
+
+
+def test_the_lookups_of_an_alert_group_share_one_timeout(sim: SimCluster) -> None:
+    """An Alertmanager group naming four pods, the API server hanging: one timeout, not four
+    (a sender's webhook timeout must not expire on a slow cluster)."""
+    pods = [p["metadata"]["name"] for p in cluster_for(sim).list("pods", NS)][:4]
+    sim.inject(method="GET", resource="pods", latency=3.0, count=4)
+    keys = WorkloadKeys(cluster_for(sim), timeout=0.5)
+    started = time.monotonic()
+    got = keys.keys([(NS, {"pod": pod}) for pod in pods])
+    assert time.monotonic() - started < 1.6  # one after another: 2 s at least
+    assert got == [f"{NS}/pod/{pod}" for pod in pods]
+    keys.close(wait=True)  # none outlives the sim
