@@ -100,6 +100,33 @@ class QueueContract:
         last = queue.claim("w2", 30)
         assert last is not None and last.job.incident == "inc-2"
 
+    def test_a_whole_namespace_job_overlaps_every_workload_of_its_namespace(
+        self, queue: Queue
+    ) -> None:
+        queue.submit(job(1, workload="production/deployment/api"))
+        first = queue.claim("w1", 30)
+        assert first is not None and queue.finish(first, AWAITING)
+        queue.submit(job(2, workload="production/*"))
+        assert queue.claim("w2", 30) is None  # NS/* waits for the job awaiting approval
+        queue.approve("inc-1", "scale", "alice")
+        again = queue.claim("w1", 30)
+        assert again is not None and again.job.incident == "inc-1"
+        assert queue.claim("w2", 30) is None  # ... and for it running
+        assert queue.finish(again, DONE)
+        whole = queue.claim("w2", 30)
+        assert whole is not None and whole.job.incident == "inc-2"
+        queue.submit(job(3, workload="production/deployment/web"))
+        queue.submit(job(4, namespace="staging", workload="staging/*"))
+        other = queue.claim("w3", 30)  # another namespace runs beside it
+        assert other is not None and other.job.incident == "inc-4"
+        assert queue.claim("w3", 30) is None  # every workload of the namespace waits for NS/*
+        assert queue.finish(whole, DONE)
+        web = queue.claim("w2", 30)
+        assert web is not None and web.job.incident == "inc-3"
+        queue.submit(job(5, workload="production/deployment/api"))
+        api = queue.claim("w1", 30)  # two workloads of one namespace side by side
+        assert api is not None and api.job.incident == "inc-5"
+
     def test_an_expired_lease_is_taken_over_and_the_old_worker_is_fenced(
         self, queue: Queue, clock: Clock
     ) -> None:

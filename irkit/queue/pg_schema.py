@@ -46,6 +46,8 @@ CREATE INDEX IF NOT EXISTS irkit_jobs_open ON irkit_jobs (id)
 CREATE INDEX IF NOT EXISTS irkit_jobs_workload ON irkit_jobs (workload, id)
     WHERE state IN ('queued', 'running', 'awaiting-approval');
 CREATE INDEX IF NOT EXISTS irkit_jobs_window ON irkit_jobs (namespace, created);
+CREATE INDEX IF NOT EXISTS irkit_jobs_open_namespace ON irkit_jobs (namespace, id)
+    WHERE state IN ('queued', 'running', 'awaiting-approval');
 CREATE INDEX IF NOT EXISTS irkit_jobs_incident ON irkit_jobs (incident, id);
 CREATE TABLE IF NOT EXISTS irkit_approvals (
     seq bigserial PRIMARY KEY,

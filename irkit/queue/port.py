@@ -7,8 +7,10 @@ implement it: ``irkit.queue.sqlite`` (embedded, WAL, one machine) and ``irkit.qu
 
 * Deduplication: a job's ``key`` (``irkit.engine.alerts.Alert.key``) is unique; submitting a
   known key returns the existing job with ``duplicate=True`` and creates nothing.
-* One response per workload: a job is not claimed while another job of the same ``workload``
-  is running (its lease alive) or awaiting approval.
+* One response per workload: a job is not claimed while another job of an overlapping
+  ``workload`` is running (its lease alive) or awaiting approval. Keys overlap when equal, or
+  when one is ``NAMESPACE/*`` (a selector or no target: the whole namespace) and the other is
+  of that namespace.
 * Leases and fencing: a claim holds a lease (``heartbeat`` extends it). A claim whose lease ran
   out may be taken by another worker, which bumps ``attempt``; the old worker's ``heartbeat`` and
   ``finish`` then return False and it must stop. The new worker resumes the incident from its
@@ -75,7 +77,8 @@ class NewJob:
     """The alert's payload (what templates see as ``alert``)."""
     namespace: str
     workload: str
-    """The lock key: ``NAMESPACE/KIND/NAME`` (or ``NAMESPACE/pod/NAME``) the job acts on."""
+    """The lock key: ``NAMESPACE/KIND/NAME`` of the top controller the job acts on (or
+    ``NAMESPACE/pod/NAME``), or ``NAMESPACE/*`` for the whole namespace."""
     params: dict[str, Any] = field(default_factory=dict)
 
 

@@ -51,15 +51,23 @@ COLUMNS = (
     " ARRAY(SELECT a.by FROM irkit_approvals a WHERE a.job = j.id ORDER BY a.seq)"
 )
 RUNNABLE = "(j.state = 'queued' OR (j.state = 'running' AND j.lease_until <= %(now)s))"
-FREE = """NOT EXISTS (
-    SELECT 1 FROM irkit_jobs o
-     WHERE o.workload = j.workload AND o.id <> j.id
+_LIVE = """o.id <> j.id
        AND ((o.state = 'running' AND o.lease_until > %(now)s)
             OR o.state = 'awaiting-approval'
-            OR (o.id < j.id AND o.state IN ('queued', 'running')))
-    OFFSET 0)"""
-# OFFSET 0 keeps the check a per-row subplan on the workload index: the claim then walks the
-# open jobs by id and stops at the first free ones, instead of an anti-join over every job
+            OR (o.id < j.id AND o.state IN ('queued', 'running')))"""
+FREE = f"""NOT EXISTS (
+    SELECT 1 FROM irkit_jobs o
+     WHERE o.workload IN (j.workload, j.namespace || '/*') AND {_LIVE}
+    OFFSET 0)
+  AND (j.workload <> j.namespace || '/*' OR NOT EXISTS (
+    SELECT 1 FROM irkit_jobs o
+     WHERE o.namespace = j.namespace AND o.state IN ('queued', 'running', 'awaiting-approval')
+       AND {_LIVE}
+    OFFSET 0))"""  # noqa: S608 (constants only)
+# A job's workload is free when no other live job has the same key or its namespace's
+# ``NS/*``; a ``NS/*`` job's, when no other live job of the namespace at all. OFFSET 0 keeps
+# each check a per-row subplan on the workload (or open-namespace) index: the claim then walks
+# the open jobs by id and stops at the first free ones, instead of an anti-join over every job
 # (0.3 ms rather than 9 ms with 6,000 queued).
 CANDIDATES = 32
 """Runnable jobs a claim looks at per round (more than enough: most are free)."""
@@ -118,15 +126,12 @@ class PostgresQueue:
         args = {"now": now, "lease": now + lease_s, "worker": worker}
         with self.pool.connection() as conn, conn.transaction():
             candidates = conn.execute(
-                f"SELECT j.id, j.workload FROM irkit_jobs j WHERE {RUNNABLE} AND {FREE}"  # noqa: S608
-                " ORDER BY j.id LIMIT %(limit)s",
+                "SELECT j.id, j.namespace, j.workload FROM irkit_jobs j"  # noqa: S608
+                f" WHERE {RUNNABLE} AND {FREE} ORDER BY j.id LIMIT %(limit)s",
                 {**args, "limit": CANDIDATES},
             ).fetchall()
-            for job_id, workload in candidates:
-                held = conn.execute(
-                    "SELECT pg_try_advisory_xact_lock(%s)", (lock_key("workload", workload),)
-                ).fetchone()
-                if not (held and held[0]):
+            for job_id, namespace, workload in candidates:
+                if not _lock_workload(conn, namespace, workload):
                     continue  # another replica is claiming a job of this workload right now
                 row = conn.execute(
                     f"SELECT j.id FROM irkit_jobs j WHERE j.id = %(id)s AND {RUNNABLE}"  # noqa: S608
@@ -231,6 +236,23 @@ def open_postgres(
         pool.close()
         raise
     return PostgresQueue(pool, clock), PostgresStore(pool)
+
+
+def _lock_workload(conn: Connection, namespace: str, workload: str) -> bool:
+    """Try the claim's transaction-scoped locks: a ``NS/*`` job takes its namespace's lock
+    exclusively; any other job takes it shared (claims of different workloads of one
+    namespace go side by side) and its workload's lock exclusively. So a claim of ``NS/*``
+    and one of ``NS/deployment/api`` never cross unseen: the second re-reads after the first
+    committed."""
+    space = lock_key("workloads", namespace)
+    if workload == f"{namespace}/*":
+        row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (space,)).fetchone()
+        return bool(row and row[0])
+    row = conn.execute(
+        "SELECT pg_try_advisory_xact_lock_shared(%s) AND pg_try_advisory_xact_lock(%s)",
+        (space, lock_key("workload", workload)),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _no_nul(job: NewJob) -> None:

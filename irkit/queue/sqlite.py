@@ -81,17 +81,21 @@ CREATE INDEX IF NOT EXISTS jobs_incident ON jobs (incident);
 """
 
 # The oldest runnable job whose workload no other live job holds (running with a live lease,
-# or awaiting approval): one response per workload at a time.
-_CLAIMABLE = """
+# or awaiting approval): one response per workload at a time; NS/* overlaps every key of NS.
+# Each check is an index lookup (workload, or namespace for NS/*), never a scan of live jobs.
+_LIVE = (
+    "o.seq != j.seq AND ((+o.state = 'running' AND o.lease_until >= :now)"
+    " OR +o.state = 'awaiting-approval')"
+)
+_CLAIMABLE = f"""
 SELECT * FROM jobs AS j
 WHERE (j.state = 'queued' OR (j.state = 'running' AND j.lease_until < :now))
-  AND NOT EXISTS (
-    SELECT 1 FROM jobs AS o
-    WHERE o.workload = j.workload AND o.seq != j.seq
-      AND ((o.state = 'running' AND o.lease_until >= :now) OR o.state = 'awaiting-approval')
-  )
+  AND NOT EXISTS (SELECT 1 FROM jobs AS o
+    WHERE o.workload IN (j.workload, j.namespace || '/*') AND {_LIVE})
+  AND (j.workload != j.namespace || '/*' OR NOT EXISTS (SELECT 1 FROM jobs AS o
+    WHERE o.namespace = j.namespace AND {_LIVE}))
 ORDER BY j.seq LIMIT 1
-"""
+"""  # noqa: S608 (constants only)
 
 
 @dataclass(frozen=True)

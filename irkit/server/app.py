@@ -60,7 +60,9 @@ def create_app(
     store = journals(settings, adapters)
     if adapters is not None:
         adapters = replace(adapters, store=store)
-    intake = Intake(settings, queue, routes, metrics)
+    intake = Intake(
+        settings, queue, routes, metrics, cluster=adapters.cluster if adapters else None
+    )
     workers = Workers(settings, queue, routes, adapters, metrics) if adapters else None
     if workers is not None:
         intake.submitted = workers.wake
@@ -82,6 +84,7 @@ def create_app(
         finally:
             if workers:
                 workers.stop()
+            intake.keys.close()
 
     app = FastAPI(
         title="irkit serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None

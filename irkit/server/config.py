@@ -40,6 +40,10 @@ class ServeSettings:
     """Seconds put in the Retry-After of a 503."""
     falco_window: int = 300
     """Seconds: Falco events of one rule on one pod within a window are one incident."""
+    owner_timeout: float = 2.0
+    """Seconds a new alert waits for its pod's owner (the workload lock); then the pod's own."""
+    owner_ttl: float = 30.0
+    """Seconds a looked-up owner is reused (a burst of events on one pod costs one lookup)."""
     workers: int = 2
     """Worker threads running jobs."""
     lease: float = 30.0

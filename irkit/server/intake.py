@@ -11,11 +11,12 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from irkit.cluster.port import Cluster
 from irkit.engine.alerts import Alert, alertmanager_alerts, falco_alert
 from irkit.engine.params import check_alert, resolve_params
 from irkit.engine.prepare import template_context
@@ -27,8 +28,9 @@ from irkit.runbook.loader import Loaded
 from irkit.server.config import ServeSettings
 from irkit.server.logs import log
 from irkit.server.metrics import Metrics
+from irkit.server.workloads import TARGET_PARAMS, WorkloadKeys, whole
 
-KEY_PARAMS = ("workload", "target", "pod")
+KEY_PARAMS = TARGET_PARAMS
 """The params that name what a runbook acts on: an alert must not leave them empty."""
 _PARAM = re.compile(r"param '([A-Za-z_][A-Za-z0-9_]*)'")
 _SLUG = re.compile(r"[^a-z0-9-]+")
@@ -61,7 +63,14 @@ class Outcome:
 
 class Intake:
     def __init__(
-        self, settings: ServeSettings, queue: Queue, routes: Sequence[Loaded], metrics: Metrics
+        self,
+        settings: ServeSettings,
+        queue: Queue,
+        routes: Sequence[Loaded],
+        metrics: Metrics,
+        *,
+        cluster: Cluster | None = None,
+        keys: WorkloadKeys | None = None,
     ) -> None:
         self.settings = settings
         self.queue = queue
@@ -70,6 +79,9 @@ class Intake:
         self.submitted: Callable[[], None] = _nothing
         """Called after a new job is committed: wakes this server's idle workers at once
         (other replicas find it at their next poll)."""
+        self.keys = keys or WorkloadKeys(
+            cluster, timeout=settings.owner_timeout, ttl=settings.owner_ttl
+        )
 
     def alerts(self, source: str, body: object) -> list[Alert]:
         """The alerts of a request; AlertError (-> 422) on an unknown shape."""
@@ -94,13 +106,18 @@ class Intake:
                 jobs.append((index, self.job(alert, loaded), loaded.runbook.metadata.name))
             except Rejected as e:
                 self._refuse(outcome, index, e)
-        if any(self._new(job) for _, job, _ in jobs):  # a known alert needs no room
+        new = [self._new(job) for _, job, _ in jobs]
+        if any(new):  # a known alert needs no room
             depth = self.queue.depth()
             if depth >= self.settings.max_depth:
                 raise Overloaded(
                     f"{depth} jobs queued or running (limit {self.settings.max_depth})"
                 )
-        for index, job, name in jobs:
+        # only a new alert asks the cluster for its workload's owner (all of them at once)
+        fresh_jobs = [job for (_, job, _), fresh in zip(jobs, new, strict=True) if fresh]
+        keys = iter(self.keys.keys([(job.namespace, job.params) for job in fresh_jobs]))
+        for (index, routed, name), fresh in zip(jobs, new, strict=True):
+            job = replace(routed, workload=next(keys)) if fresh else routed
             try:
                 done = self.queue.submit(
                     job, cap=self.settings.cap, window_s=self.settings.cap_window
@@ -126,7 +143,8 @@ class Intake:
         return outcome
 
     def job(self, alert: Alert, loaded: Loaded) -> NewJob:
-        """The job for a routed alert: params filled, workload key, policy checked."""
+        """The job for a routed alert: params filled and checked, policy checked; its workload
+        is ``NAMESPACE/*`` until ``take`` finds it is new and keys it (``WorkloadKeys``)."""
         runbook = loaded.runbook
         name = runbook.metadata.name
         incident = incident_for(name, alert.key)
@@ -146,7 +164,7 @@ class Intake:
             raise Rejected(
                 f"namespace {namespace} is protected: no automatic response there", code="protected"
             )
-        workload = workload_key(namespace, values, alert, name)
+        workload = workload_key(namespace, values, alert, name)  # NAMESPACE/*, refined in take
         return NewJob(
             key=alert.key,
             incident=incident,
@@ -185,18 +203,20 @@ def _nothing() -> None:
 
 
 def workload_key(namespace: str, values: Mapping[str, Any], alert: Alert, runbook: str) -> str:
-    """The lock a job holds while it runs or waits for approval: its NAMESPACE. A finer key is
-    not right without asking the cluster: ``deployment/api``, ``Deployment/api`` and
-    ``deploy/api`` are one workload, a pod alert and a deployment alert may name the same pods
-    (its owner is known only to the API server), and a job naming nothing acts on the whole
-    namespace. So one response per namespace at a time. A key param (``workload``, ``target``,
-    ``pod``) that the alert leaves empty is an error naming it."""
+    """The job's workload lock before the cluster is asked: ``NAMESPACE/*`` (the whole
+    namespace). ``Intake.take`` replaces it for a NEW alert only (a duplicate costs no API
+    call) with ``WorkloadKeys.key``: ``NAMESPACE/KIND/NAME`` of the top controller owner of the
+    target the params name (``deploy/api``, ``deployments/api`` and a Falco event on one of
+    its pods all key ``NAMESPACE/deployment/api``), ``NAMESPACE/pod/NAME`` when the cluster
+    cannot tell, ``NAMESPACE/*`` for a selector or no target; the queues treat ``NAMESPACE/*``
+    as overlapping every key of its namespace. A key param (``workload``, ``target``, ``pod``)
+    that the alert leaves empty is an error naming it."""
     for name in KEY_PARAMS:
         if name in values and not _text(values[name]):
             raise Rejected(
                 f"runbook {runbook}: the alert does not fill param {name} (empty)", code="params"
             )
-    return namespace
+    return whole(namespace)
 
 
 def _from_labels(alert: Alert, loaded: Loaded) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from serving import AUTH, TOKEN, Served, am, apps, falco
+from serving import AUTH, POD, TOKEN, Served, am, apps, falco
 
 from irkit.queue.port import QUEUED
+from irkit.sim import SimCluster
 
 Serve = Callable[..., Served]
 
@@ -112,7 +113,7 @@ def test_the_same_alert_twice_is_one_job(serve: Serve) -> None:
     assert again["accepted"] == [] and again["duplicates"] == first["accepted"]
     jobs = s.queue.jobs()
     assert len(jobs) == 1 and jobs[0].state == QUEUED
-    assert jobs[0].workload == "production"  # the lock: one response per namespace
+    assert jobs[0].workload == f"production/pod/{POD}"  # no cluster to ask: the pod's own lock
     assert jobs[0].incident.startswith("serve-isolate-pod-")
     assert s.metric('irkit_alerts_accepted_total{source="alertmanager"}') == 1
     assert s.metric('irkit_alerts_deduplicated_total{source="alertmanager"}') == 1
@@ -192,7 +193,7 @@ def test_an_alert_that_cannot_fill_a_required_param_is_422_naming_it(serve: Serv
     filled = s.post("alertmanager", am("WorkloadCompromised", workload="deployment/api-server"))
     assert filled.status_code == 202, filled.text
     job = s.queue.jobs()[0]
-    assert job.workload == "production"
+    assert job.workload == "production/deployment/api-server"
     assert job.params == {
         "namespace": "production",
         "workload": "deployment/api-server",
@@ -213,10 +214,11 @@ def test_health_and_readiness(serve: Serve) -> None:
 
 
 def test_one_deployment_in_three_spellings_and_a_pod_of_it_never_run_at_once(
-    serve: Serve,
+    serve: Serve, sim: SimCluster
 ) -> None:
-    """deployment/, Deployment/, deployments/ and a Falco event on one of its pods: one lock."""
-    s = serve()
+    """deployment/, Deployment/, deployments/ and a Falco event on one of its pods: one lock
+    (the pod's owner asked of the cluster; no workers: the test claims)."""
+    s = serve(sim, workers=0)
     for n, kind in enumerate(("deployment", "Deployment", "deployments")):
         alert = am("WorkloadCompromised", workload=f"{kind}/api-server", fingerprint=f"fp-{n}")
         assert s.post("alertmanager", alert).status_code == 202

@@ -104,6 +104,32 @@ def test_a_claim_skips_a_workload_another_replica_is_claiming(
     assert claim is not None and claim.job.incident == "inc-1"
 
 
+def test_a_whole_namespace_claim_and_a_claim_in_its_namespace_never_cross(
+    replicas: tuple[Queue, Queue],
+    pg_url: str,  # noqa: F811
+) -> None:
+    """A claim of NS/* takes its namespace's lock exclusively, any other claim takes it
+    shared: held by another replica mid-claim, the overlapping jobs are skipped."""
+    one, two = replicas
+    one.submit(job(1, workload="production/deployment/api"))
+    one.submit(job(2, namespace="staging", workload="staging/deployment/api"))
+    space = lock_key("workloads", "production")
+    with psycopg.connect(pg_url) as other:  # another replica claiming production/* now
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (space,))
+        claim = two.claim("w", 30)
+        assert claim is not None and claim.job.incident == "inc-2"  # another namespace
+        assert two.claim("w", 30) is None
+    claim = two.claim("w", 30)
+    assert claim is not None and claim.job.incident == "inc-1"
+    assert two.finish(claim, DONE)
+    one.submit(job(3, workload="production/*"))
+    with psycopg.connect(pg_url) as other:  # another replica claiming a production workload
+        other.execute("SELECT pg_advisory_xact_lock_shared(%s)", (space,))
+        assert two.claim("w", 30) is None
+    claim = two.claim("w", 30)
+    assert claim is not None and claim.job.incident == "inc-3"
+
+
 def test_each_workload_runs_its_jobs_in_the_order_they_came(
     replicas: tuple[Queue, Queue],
 ) -> None:

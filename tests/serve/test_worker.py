@@ -59,7 +59,7 @@ def test_an_alert_delivered_twice_quarantines_its_pod_once(
     assert s.metric(f'irkit_runs_total{{result="{job.state}",runbook="serve-isolate-pod"}}') == 1
     assert s.metric('irkit_step_seconds_count{action="isolate"}') == 1
     detail = s.client.get(f"/v1/incidents/{incident}", headers=AUTH).json()
-    assert detail["state"] == job.state and detail["workload"] == NS
+    assert detail["state"] == job.state and detail["workload"] == f"{NS}/deployment/api-server"
 
 
 def test_an_accepted_alert_wakes_an_idle_worker_without_waiting_for_its_poll(
