@@ -63,8 +63,18 @@ def test_version_flag() -> None:
 
 
 def test_shell_completion_is_offered() -> None:
-    result = _help(("--show-completion", "bash"))
-    assert result.returncode == 0 and "_IRKIT_COMPLETE" in result.stdout
+    # typer finds the shell among the process's parents: bash is made the direct one (the
+    # trailing ':' keeps bash from exec-ing python in its place), so the test does not depend
+    # on how pytest itself was started
+    result = subprocess.run(
+        ["bash", "-c", '"$0" -m irkit --show-completion; :', sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "100"},
+    )
+    assert result.returncode == 0 and "_IRKIT_COMPLETE" in result.stdout, result.stderr
 
 
 RESULT_COMMANDS = [
