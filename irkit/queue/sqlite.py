@@ -294,6 +294,8 @@ class SqliteQueue:
 
     def claim(self, worker: str, lease_s: float) -> Claim | None:
         now = self.clock()
+        if not self._read(_CLAIMABLE, {"now": now}):  # a WAL read: no write lock
+            return None  # taken when there is nothing to claim (idle workers woken by submits)
         with self._write() as db:
             row = db.execute(_CLAIMABLE, {"now": now}).fetchone()
             if row is None:
@@ -364,7 +366,8 @@ class SqliteQueue:
     def _read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         try:
             with self._borrow() as db:
-                return db.execute(sql, args).fetchall()
+                named = len(args) == 1 and isinstance(args[0], dict)
+                return db.execute(sql, args[0] if named else args).fetchall()
         except sqlite3.OperationalError as e:
             raise Overloaded(f"the queue database cannot be read: {e}") from e
 

@@ -49,6 +49,10 @@ APPROVED_HOW = "irkit approve / API"
 """How a step approved through ``POST /v1/incidents/ID/approve`` is journaled."""
 
 
+REST = 0.01
+"""Seconds an idle worker lets pass between two claims that found nothing."""
+
+
 class Fenced(BaseException):
     """This worker lost its claim: stop now, write nothing more (not an error of the run)."""
 
@@ -122,7 +126,11 @@ class Workers:
                 self.stopping.wait(1.0)
                 continue
             if claim is None:
+                looked = time.monotonic()
                 self.work.wait(self.settings.poll)
+                # a burst of submits wakes this worker once per REST seconds at most: a claim
+                # that finds nothing still reads the queue (many jobs waiting on one workload)
+                self.stopping.wait(max(0.0, REST - (time.monotonic() - looked)))
                 continue
             try:
                 self.handle(claim)
