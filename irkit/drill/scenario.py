@@ -136,6 +136,9 @@ class Budgets(_Strict):
 
 class Expect(_Strict):
     contained: bool = True
+    deleted_is_contained: bool = False
+    """A compromised pod gone when the run ended counts as contained (the runbook deletes or
+    scales it away on purpose); otherwise ``contained`` fails: it cannot be verified."""
     allowed: list[AllowedPath] = []
     scaled_to_zero: list[str] = []
     evidence: list[EvidenceItem] = []

@@ -154,12 +154,27 @@ def _time(facts: Facts, name: str, action: str, budget: float | None, what: str)
     if not good:
         states = ", ".join(f"{s.id} {s.status}" for s in ended)
         return Check(name, "fail", "never", shown, f"no {what} step ended ok ({states})")
+    if action == CONTAINING:  # contained = an isolate that labelled a compromised pod
+        wrong = good
+        good = [s for s in good if set(_isolated(s)) & set(facts.compromised)]
+        if not good:
+            done = "; ".join(
+                f"{s.id} isolated {', '.join(_isolated(s)) or 'no pod'}" for s in wrong
+            )
+            why = f"no {what} step that ended ok isolated a compromised pod: {done}"
+            return Check(name, "fail", "never", shown, why)
     seconds = float(good[0].seconds or 0.0)
     value, at = f"{seconds:.2f} s", f"at the end of step {good[0].id}"
     if budget is not None and seconds > budget:
         over = f"over budget by {seconds - budget:.2f} s, {at}"
         return Check(name, "fail", value, shown, over, False, seconds)
     return Check(name, "pass", value, shown, at, False, seconds)
+
+
+def _isolated(step: StepFact) -> list[str]:
+    """The pods an isolate step labelled (its ``pods`` output)."""
+    pods = step.outputs.get("pods")
+    return [str(p) for p in pods] if isinstance(pods, list) else []
 
 
 def _steps(facts: Facts) -> Check:
@@ -219,8 +234,12 @@ def _contained(spec: DrillSpec, facts: Facts) -> Check:
     left = [p for p in facts.open_paths if not any(_allows(a, p) for a in spec.expect.allowed)]
     running = f"{len(facts.running)} of {len(facts.compromised)} compromised pod(s) still running"
     value = f"{len(left)} open path(s)"
-    if left:
-        return Check("contained", "fail", value, budget, "; ".join(p.text for p in left))
+    gone = [p for p in facts.compromised if p not in facts.running]
+    problems = [p.text for p in left]
+    if gone and not spec.expect.deleted_is_contained:
+        problems += [f"pod {p} no longer exists: containment could not be verified" for p in gone]
+    if problems:
+        return Check("contained", "fail", value, budget, "; ".join(problems))
     return Check("contained", "pass", value, budget, running)
 
 
