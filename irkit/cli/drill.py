@@ -74,7 +74,7 @@ def drill(
 
     from irkit.drill.report import trend, write_reports
     from irkit.drill.runner import DrillPorts, DrillRequest, run_drill
-    from irkit.drill.scenario import load_drill, parse_inject
+    from irkit.drill.scenario import escaping_runbook, load_drill, parse_inject
     from irkit.drill.score import passed
     from irkit.drill.tabletop import Tabletop
     from irkit.errors import UsageError
@@ -92,6 +92,8 @@ def drill(
             )
         if not path.is_file():
             raise UsageError(f"runbook {path}: no such file")
+        if runbook is None and (escapes := escaping_runbook(scenario, path)):
+            raise UsageError(escapes)
         injects = (*loaded.spec.injects, *(parse_inject(i) for i in inject or ()))
         settings = from_env(RunSettings, "IRKIT_RUN_")
         incidents = Path(settings.incidents_dir)

@@ -25,6 +25,7 @@ from typing import Any
 from irkit.actions.specs.collect import CollectInput
 from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
+from irkit.drill.guard import SandboxGuard
 from irkit.drill.injects import Injector
 from irkit.drill.live import deploy, namespace_for, namespaced, rename_pod, rewrite_values, sandbox
 from irkit.drill.observe import (
@@ -143,7 +144,8 @@ def _live(req: DrillRequest, ports: DrillPorts, loaded: Loaded) -> DrillOutcome:
         ports.output(f"live drill: {note}")
     with sandbox(cluster, namespace, req.drill_id, ports.output):
         deploy(cluster, namespace, manifests)
-        session = _Session(req, ports, loaded, cluster, namespace, None)
+        # the runbook, its injects and its undo act through the guard: writes stay in namespace
+        session = _Session(req, ports, loaded, SandboxGuard(cluster, namespace), namespace, None)
         session.notes.extend(notes)
         session.wait_for_pods()
         params = rewrite_values(dict(req.drill.spec.params), used, namespace)

@@ -226,6 +226,20 @@ def load_drill(path: str | Path) -> Drill:
     return Drill(scenario=scenario, spec=spec, runbook=runbook)
 
 
+def escaping_runbook(scenario: Path, runbook: Path) -> str:
+    """Why the scenario's ``drill.runbook`` may not be run without naming it ("" if it may): it
+    must stay inside the scenario's tree (its repository, the nearest folder up holding ``.git``,
+    or else the scenario's own folder), so a downloaded scenario cannot pick any file to run."""
+    folder = scenario.absolute().parent
+    root = next((d for d in (folder, *folder.parents) if (d / ".git").exists()), folder)
+    if runbook.resolve().is_relative_to(root.resolve()):
+        return ""
+    return (
+        f"{scenario}: drill.runbook {runbook} is outside {root}; refusing to run it unless it "
+        "is given as the RUNBOOK argument"
+    )
+
+
 def parse_inject(text: str) -> Inject:
     """``KIND@STEP`` from ``--inject``; a fault rule needs the scenario file."""
     kind, at, step = text.partition("@")
@@ -255,6 +269,7 @@ __all__ = [
     "DrillSpec",
     "EvidenceItem",
     "Inject",
+    "escaping_runbook",
     "load_drill",
     "parse_inject",
 ]

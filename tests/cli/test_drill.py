@@ -126,7 +126,8 @@ def test_a_fault_from_the_scenario_arrives_at_its_step(tmp_path: Path) -> None:
     )
     scenario = tmp_path / "faulty.yaml"
     scenario.write_text(text.replace("../../runbooks/", str(ROOT / "runbooks") + "/"))
-    code, data, output = drill("--scenario", str(scenario))
+    runbook = str(ROOT / "runbooks" / "compromised-pod.yaml")  # outside tmp_path: named
+    code, data, output = drill(runbook, "--scenario", str(scenario))
     assert code == 0, output  # the adapter retried the 503: the run survived it
     injects = next(c for c in data["checks"] if c["name"] == "injects")
     assert (injects["status"], injects["detail"]) == ("pass", "fault@isolate")
