@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from irkit.drill.observe import (
 )
 from irkit.drill.scenario import Drill, Inject
 from irkit.drill.score import Check, Facts, PathFact, duplicates, score
+from irkit.drill.seed import audit_lines
 from irkit.drill.tabletop import Tabletop
 from irkit.drill.undo import undo
 from irkit.engine import Adapters, run
@@ -55,6 +56,8 @@ from irkit.sim.cluster import SimCluster
 STEP_LINE = re.compile(r"^\[\d+/\d+\] ([a-z][a-z0-9_]*) \(([a-z]+)\): ([a-z-]+)")
 STARTS = frozenset({"running", "planning"})
 ENDS = frozenset({"ok", "unchanged", "partial", "failed", "skipped", "awaiting"})
+SIM_ADMIN = "sim-admin"
+"""The simulator's administrator: the identity a simulator drill's runbook acts as."""
 LIVE_WAIT = 120.0
 """Seconds a live drill waits for the scenario's compromised pods to exist."""
 
@@ -188,6 +191,7 @@ class _Session:
         before = replicas(self.cluster, self.namespace, refs)
         alert = parse_alert(self.spec.alert.source, payload)
         problem = route_problem(alert, self.loaded)
+        self._seed_audit()
         started = ports.clock()
         tabletop = ports.tabletop
         if tabletop is not None:
@@ -199,7 +203,7 @@ class _Session:
         paths = IncidentPaths.of(req.drill_id, req.incidents_dir)
         steps, notes = step_facts(paths.journal, started)
         self.notes.extend(notes)
-        wanted = [e.path or "audit/*" for e in self.spec.expect.evidence]
+        wanted = [e.path or "audit/*" for e in self.spec.expect.evidence] + ["custody.json"]
         evidence, evidence_error = evidence_members(steps, wanted)
         running: list[str] = []
         paths_open: list[PathFact] | None = None
@@ -238,6 +242,8 @@ class _Session:
             injects=self.injector.facts(),
             duplicates=duplicates(steps),
             tabletop=tabletop is not None,
+            own_users=tuple(sorted({self.cluster.identity.user, SIM_ADMIN} - {""})),
+            alert_at=started.isoformat(),
         )
         return DrillOutcome(
             drill_id=req.drill_id,
@@ -256,6 +262,18 @@ class _Session:
             facilitator=list(tabletop.notes) if tabletop else [],
             approvals=list(tabletop.approvals) if tabletop else [],
         )
+
+    def _seed_audit(self) -> None:
+        """The scenario's pre-alert API activity into the simulator's audit log."""
+        seeds = self.spec.audit
+        if not seeds:
+            return
+        if self.sim is None:
+            self.notes.append("drill.audit: not written on a live cluster (it keeps its own log)")
+            return
+        lines = audit_lines(seeds, self.ports.clock() - timedelta(seconds=1))
+        with self.sim.audit_log_path.open("a", encoding="utf-8") as log:
+            log.write("".join(line + "\n" for line in lines))
 
     def _run(
         self, params: dict[str, Any], alert: Alert, tabletop: Tabletop | None

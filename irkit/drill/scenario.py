@@ -176,6 +176,21 @@ class Inject(_Strict):
         return f"{self.kind}@{self.before}"
 
 
+class AuditSeed(_Strict):
+    """What the attacker did through the API before the alert, as a simulator drill writes it
+    into the cluster's audit log (a live cluster keeps its own): the events the audit evidence
+    must hold, since irkit's own requests never count."""
+
+    user: str = Field(min_length=1)
+    verb: str = Field(pattern=r"^[a-z]+$")
+    resource: str = Field(pattern=r"^[a-z0-9./-]+$")
+    namespace: str = ""
+    name: str = ""
+    pod: str = ""
+    """The pod whose bound token made the request (``user.extra`` pod-name, as upstream)."""
+    user_agent: str = ""
+
+
 class DrillSpec(_Strict):
     runbook: str | None = None
     """The paired runbook, relative to the scenario file."""
@@ -185,6 +200,7 @@ class DrillSpec(_Strict):
     expect: Expect = Expect()
     must_pass: list[CheckName] = ["route", *CHECKS]  # type: ignore[list-item]
     injects: list[Inject] = []
+    audit: list[AuditSeed] = []
 
 
 class Drill(BaseModel):
@@ -264,6 +280,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
 __all__ = [
     "CHECKS",
     "AllowedPath",
+    "AuditSeed",
     "Compromised",
     "Drill",
     "DrillSpec",

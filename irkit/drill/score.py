@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from irkit.drill.audit import attacker_events, custody_user
 from irkit.drill.scenario import CHECKS, AllowedPath, DrillSpec, EvidenceItem
 
 Status = Literal["pass", "fail", "skip"]
@@ -86,6 +87,8 @@ class Facts:
     injects: Sequence[InjectFact] = ()
     duplicates: Sequence[str] = ()
     tabletop: bool = False  # the room's answers and the facilitator's pauses are in the times
+    own_users: tuple[str, ...] = ()  # the drill's own cluster identities: their audit never counts
+    alert_at: str = ""  # ISO time the alert fired: later audit events are the response's own
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,10 @@ def _evidence(items: Sequence[EvidenceItem], facts: Facts) -> Check:
 
 def _found(item: EvidenceItem, members: Mapping[str, str], facts: Facts) -> bool:
     if item.audit_of_pod:
+        own = {*facts.own_users, *custody_user(members)}
         audit = [text for path, text in members.items() if path.startswith("audit/")]
-        return any(pod in text for pod in facts.compromised for text in audit)
+        events = [line for text in audit for line in attacker_events(text, own, facts.alert_at)]
+        return any(pod in line for pod in facts.compromised for line in events)
     assert item.path is not None
     matching = [text for path, text in members.items() if fnmatch.fnmatchcase(path, item.path)]
     if item.contains is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,27 @@ def test_a_compromised_pod_gone_is_contained_only_when_the_scenario_says_so() ->
     assert check.status == "fail"
     assert check.detail == "pod api-server-x no longer exists: containment could not be verified"
     assert by_name(gone, spec(deleted_is_contained=True))["contained"].status == "pass"
+
+
+def _event(user: str, at: str) -> str:
+    body = {"user": {"username": user}, "objectRef": {"name": "api-server-x"}}
+    return json.dumps(body | {"requestReceivedTimestamp": at})
+
+
+def test_the_audit_item_ignores_the_drills_own_requests_and_those_after_the_alert() -> None:
+    own = _event("sim-admin", "2026-12-04T10:00:00Z")
+    later = _event("system:serviceaccount:production:api-server", "2026-12-04T10:00:05Z")
+    custody = json.dumps({"collector": {"cluster_user": "collector-sa"}})
+    collector = _event("collector-sa", "2026-12-04T09:59:00Z")
+    members = {PREVIOUS: "[xmrig] new job", "custody.json": custody}
+    facts = replace(
+        good(),
+        own_users=("sim-admin",),
+        alert_at="2026-12-04T10:00:01+00:00",
+        evidence=members | {"audit/events.jsonl": "\n".join([own, later, collector])},
+    )
+    check = by_name(facts)["evidence"]
+    assert (check.status, check.detail) == ("fail", "missing: audit events of the pods")
+    before = _event("system:serviceaccount:production:api-server", "2026-12-04T09:59:30Z")
+    seen = replace(facts, evidence=members | {"audit/events.jsonl": "\n".join([own, before])})
+    assert by_name(seen)["evidence"].status == "pass"
