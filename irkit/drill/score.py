@@ -80,6 +80,7 @@ class Facts:
     evidence_error: str = ""
     compromised: Sequence[str] = ()  # the pods' names
     running: Sequence[str] = ()  # those still there when the run ended
+    never_found: Sequence[str] = ()  # named by the scenario, not there when the alert fired
     open_paths: Sequence[PathFact] | None = None  # None: containment not evaluated
     containment_error: str = ""
     replicas: Mapping[str, int | None] = field(default_factory=dict)  # workload -> at the end
@@ -230,6 +231,12 @@ def _contained(spec: DrillSpec, facts: Facts) -> Check:
     )
     if not spec.expect.contained:
         return Check("contained", "skip", "not expected", budget)
+    if facts.never_found:
+        why = "; ".join(
+            f"pod {p} was not found when the alert fired: nothing to contain"
+            for p in facts.never_found
+        )
+        return Check("contained", "fail", "no such pod", budget, why)
     if not facts.compromised:
         why = "no pod matched drill.compromised when the alert fired: nothing to judge"
         return Check("contained", "fail", "no pods", budget, why)

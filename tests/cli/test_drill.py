@@ -158,3 +158,21 @@ def test_a_bad_scenario_is_exit_2_with_file_and_line(tmp_path: Path) -> None:
     result = invoke("drill", "--scenario", str(SCENARIO), "--inject", "throttle@nope")
     assert result.exit_code == 2 and "the runbook has no step 'nope'" in result.output
     assert invoke("drill").exit_code == 2
+
+
+def test_compromised_pods_that_never_existed_fail_contained(tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    assert "    selector: app=api-server\n" in text
+    scenario = tmp_path / "ghost.yaml"
+    scenario.write_text(
+        text.replace("    selector: app=api-server\n", "    pods: [api-server-ghost]\n").replace(
+            "../../runbooks/", str(ROOT / "runbooks") + "/"
+        )
+    )
+    code, data, output = drill(str(RUNBOOK), "--scenario", str(scenario))
+    assert code == 1, output
+    contained = next(c for c in data["checks"] if c["name"] == "contained")
+    assert contained["status"] == "fail"
+    assert contained["detail"] == (
+        "pod api-server-ghost was not found when the alert fired: nothing to contain"
+    )
