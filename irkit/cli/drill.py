@@ -19,6 +19,8 @@ from irkit.cli.console import console, echo, print_data
 from irkit.cli.errors import reported_errors
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from irkit.cluster.port import Cluster
     from irkit.drill.report import Trend
     from irkit.drill.runner import DrillOutcome
@@ -151,6 +153,14 @@ def _ask(prompt: str, err: bool) -> str | None:
     return line.rstrip("\n")
 
 
+def _cell(text: str) -> Text:
+    """A table cell from text that may quote the alert or the cluster (hostile): plain text,
+    never markup, with control characters (terminal escapes) shown as ``?``."""
+    from rich.text import Text
+
+    return Text("".join(ch if ch.isprintable() or ch == "\n" else "?" for ch in text))
+
+
 def _scorecard(outcome: DrillOutcome, the_trend: Trend) -> None:
     from rich.table import Table
 
@@ -158,12 +168,12 @@ def _scorecard(outcome: DrillOutcome, the_trend: Trend) -> None:
 
     ok = passed(outcome.checks)
     title = f"drill {outcome.drill_id}: {outcome.scenario} with {Path(outcome.runbook).name}"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=_cell(title), title_justify="left")
     for column in ("CHECK", "RESULT", "MEASURED", "EXPECTED", "DETAIL"):
         table.add_column(column, overflow="fold")
     for c in outcome.checks:
         mark = c.status.upper() + ("" if c.must_pass else " (info)")
-        table.add_row(c.name, mark, c.value, c.budget, c.detail)
+        table.add_row(*(_cell(x) for x in (c.name, mark, c.value, c.budget, c.detail)))
     out = console()
     if not out.is_terminal:  # a pipe or a file (CI logs): wide enough for the details
         out.width = 120

@@ -176,3 +176,20 @@ def test_compromised_pods_that_never_existed_fail_contained(tmp_path: Path) -> N
     assert contained["detail"] == (
         "pod api-server-ghost was not found when the alert fired: nothing to contain"
     )
+
+
+def test_markup_and_escapes_in_the_alert_are_printed_as_text(tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    evil = 'alertname: "Evil[/] [bold]x\\e]0;pwned\\a"'
+    scenario = tmp_path / "markup.yaml"
+    scenario.write_text(
+        text.replace("            alertname: PodCompromised", f"            {evil}").replace(
+            "../../runbooks/", str(ROOT / "runbooks") + "/"
+        )
+    )
+    result = invoke("drill", str(RUNBOOK), "--scenario", str(scenario))
+    assert result.exit_code == 1, result.output  # it does not route: a failed check, no crash
+    assert "Traceback" not in result.output and "MarkupError" not in result.output
+    assert "not match the alert Evil[/]" in result.output  # the route check's cell, folded
+    assert "[bold]x?]0;pwned?" in result.output
+    assert "\x1b" not in result.output
