@@ -62,6 +62,14 @@ def drill(
             help="Tabletop: show the alert, record answers, pause for notes at every step.",
         ),
     ] = False,
+    notify_for_real: Annotated[
+        bool,
+        typer.Option(
+            "--notify-for-real",
+            help="On the simulator, send the runbook's notifications (default: recorded, "
+            "listed in the report).",
+        ),
+    ] = False,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -113,6 +121,7 @@ def drill(
         request = DrillRequest(
             loaded, path, drill_id, incidents, tuple(injects), live, kubeconfig, context
         )
+        request = replace(request, notify_for_real=notify_for_real)
         if not live:
             request = replace(request, kubeconfig=None, context=None)
         outcome = run_drill(request, ports)
@@ -125,6 +134,8 @@ def drill(
             print_data(report_data(outcome, the_trend), output)
         else:
             _scorecard(outcome, the_trend)
+            for sent in outcome.notifications:
+                echo(f"notification recorded, not sent: {sent}")
             echo(f"reports: {md_path}, {json_path}")
         if not passed(outcome.checks):
             raise typer.Exit(1)

@@ -181,6 +181,9 @@ def markdown(outcome: DrillOutcome, the_trend: Trend) -> str:
         for i in outcome.facts.injects:
             state = "delivered" if i.delivered else "NOT delivered"
             lines.append(f"- {_code(i.label)}: {state}" + (f": {_cell(i.note)}" if i.note else ""))
+    if outcome.notifications:
+        lines += ["", "## Notifications (recorded, not sent)", ""]
+        lines += [f"- {_cell(n)}" for n in outcome.notifications]
     lines += _tabletop(outcome)
     items = improvements(outcome.checks)
     lines += ["", "## After-action: improvement items", ""]

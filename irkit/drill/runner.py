@@ -37,6 +37,7 @@ from irkit.drill.observe import (
     step_facts,
     workloads,
 )
+from irkit.drill.recorder import RecordingNotifiers
 from irkit.drill.scenario import Drill, Inject
 from irkit.drill.score import Check, Facts, PathFact, duplicates, score
 from irkit.drill.seed import audit_lines
@@ -77,6 +78,8 @@ class DrillRequest:
     live: bool = False
     kubeconfig: str | None = None
     context: str | None = None
+    notify_for_real: bool = False
+    """A simulator drill sends its notifications (default: recorded, shown in the report)."""
 
 
 @dataclass
@@ -108,6 +111,7 @@ class DrillOutcome:
     answers: list[str] = field(default_factory=list)
     facilitator: list[tuple[str, str]] = field(default_factory=list)
     approvals: list[tuple[str, bool]] = field(default_factory=list)
+    notifications: list[str] = field(default_factory=list)  # recorded, not sent
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the bundle's content (kept in the bundle): its member paths only."""
@@ -173,6 +177,8 @@ class _Session:
         self.cluster, self.namespace, self.sim = cluster, namespace, sim
         self.spec = req.drill.spec
         self.notes: list[str] = []
+        record = sim is not None and not req.notify_for_real
+        self.recorder = RecordingNotifiers() if record else None
         self.compromised = compromised_pods(cluster, self.spec.compromised, namespace)
         self.injector = Injector(
             req.injects, cluster, namespace, self.compromised, sim, say=ports.output
@@ -263,6 +269,7 @@ class _Session:
             answers=list(tabletop.answers) if tabletop else [],
             facilitator=list(tabletop.notes) if tabletop else [],
             approvals=list(tabletop.approvals) if tabletop else [],
+            notifications=list(self.recorder.sent) if self.recorder else [],
         )
 
     def _seed_audit(self) -> None:
@@ -302,7 +309,7 @@ class _Session:
             cluster=self.cluster,
             stores=stores,
             audit=self._audit,
-            notifiers=ports.notifiers,
+            notifiers=self.recorder if self.recorder is not None else ports.notifiers,
             approve=tabletop.approve if tabletop is not None else None,
             output=progress,
             clock=ports.clock,

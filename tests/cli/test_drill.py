@@ -193,3 +193,49 @@ def test_markup_and_escapes_in_the_alert_are_printed_as_text(tmp_path: Path) -> 
     assert "not match the alert Evil[/]" in result.output  # the route check's cell, folded
     assert "[bold]x?]0;pwned?" in result.output
     assert "\x1b" not in result.output
+
+
+def test_a_simulator_drill_records_notifications_instead_of_sending_them(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    received: list[str] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.path)
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook-secret-path"
+        text = SCENARIO.read_text(encoding="utf-8")
+        params = "  params: {namespace: production, workload: deployment/api-server}"
+        assert params in text
+        scenario = tmp_path / "hook.yaml"
+        scenario.write_text(
+            text.replace(params, params[:-1] + f', slack_webhook: "{url}"}}').replace(
+                "../../runbooks/", str(ROOT / "runbooks") + "/"
+            )
+        )
+        code, data, output = drill(str(RUNBOOK), "--scenario", str(scenario))
+        assert code == 0, output
+        assert received == []
+        assert data["notifications"] == [
+            "slack to 127.0.0.1: Incident " + data["drill_id"] + ": compromised pod"
+        ]
+        assert "hook-secret-path" not in json.dumps(data["notifications"])
+        code, data, output = drill(str(RUNBOOK), "--scenario", str(scenario), "--notify-for-real")
+        assert received == ["/hook-secret-path"] and data["notifications"] == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
