@@ -56,7 +56,7 @@ def test_the_compromised_pod_drill_passes_every_check(irkit_home: Path) -> None:
 def test_the_scorecard_table_trend_and_markdown(irkit_home: Path) -> None:
     first = invoke("drill", "--scenario", str(SCENARIO))
     assert first.exit_code == 0, first.output
-    assert "trend: first drill of this scenario and runbook" in first.stdout
+    assert "trend: first drill of this runbook in this mode" in first.stdout
     for name in ("route", "contain_time", "evidence", "contained", "undo", "duplicates"):
         assert name in first.stdout
     assert "drill PASSED" in first.stdout
@@ -67,6 +67,13 @@ def test_the_scorecard_table_trend_and_markdown(irkit_home: Path) -> None:
     md = (irkit_home / "out" / "drill-report.md").read_text()
     assert "**PASSED**" in md and "| contained | PASS |" in md and "1 earlier drill" in md
     assert "None: every check passed" in md
+    # the same file name elsewhere is another runbook: its drills do not join this trend
+    other = irkit_home / "fork" / RUNBOOK.name
+    other.parent.mkdir()
+    other.write_text(RUNBOOK.read_text(encoding="utf-8"), encoding="utf-8")
+    third = invoke("drill", str(other), "--scenario", str(SCENARIO))
+    assert third.exit_code == 0, third.output
+    assert "trend: first drill of this runbook in this mode" in third.stdout
 
 
 def test_collect_missing_the_miners_logs_fails_exactly_evidence(tmp_path: Path) -> None:
