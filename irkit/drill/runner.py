@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from irkit.actions.specs.collect import CollectInput
 from irkit.audit.source import AuditScope, AuditSource
@@ -55,6 +55,7 @@ from irkit.runbook.loader import Loaded, load_runbook
 from irkit.settings import RunSettings
 from irkit.sim.cluster import SimCluster
 
+_T = TypeVar("_T")
 STEP_LINE = re.compile(r"^\[\d+/\d+\] ([a-z][a-z0-9_]*) \(([a-z]+)\): ([a-z-]+)")
 STARTS = frozenset({"running", "planning"})
 ENDS = frozenset({"ok", "unchanged", "partial", "failed", "skipped", "awaiting"})
@@ -179,7 +180,12 @@ class _Session:
         self.notes: list[str] = []
         record = sim is not None and not req.notify_for_real
         self.recorder = RecordingNotifiers() if record else None
-        self.compromised = compromised_pods(cluster, self.spec.compromised, namespace)
+        self.cluster_errors: list[str] = []  # reads of the drill's own that failed
+        self.compromised = self._read(
+            "the compromised pods",
+            list[str](),
+            lambda: compromised_pods(cluster, self.spec.compromised, namespace),
+        )
         self.injector = Injector(
             req.injects, cluster, namespace, self.compromised, sim, say=ports.output
         )
@@ -188,14 +194,28 @@ class _Session:
         deadline = time.monotonic() + LIVE_WAIT
         while not self.compromised and time.monotonic() < deadline:
             self.ports.sleep(1.0)
-            self.compromised[:] = compromised_pods(
-                self.cluster, self.spec.compromised, self.namespace
+            self.compromised[:] = self._read(
+                "the compromised pods",
+                list[str](),
+                lambda: compromised_pods(self.cluster, self.spec.compromised, self.namespace),
             )
+
+    def _read(self, what: str, default: _T, read: Callable[[], _T]) -> _T:
+        """``read()``; a cluster error becomes a note the scorecard fails on, not an exit."""
+        try:
+            return read()
+        except IrkitError as e:
+            self.cluster_errors.append(f"cannot read {what}: {e}")
+            return default
 
     def run(self, params: dict[str, Any], payload: dict[str, Any]) -> DrillOutcome:
         ports, req = self.ports, self.req
-        refs = sorted({*workloads(self.cluster, self.namespace), *self.spec.expect.scaled_to_zero})
-        before = replicas(self.cluster, self.namespace, refs)
+        cluster, namespace = self.cluster, self.namespace
+        found = self._read("the workloads", list[str](), lambda: workloads(cluster, namespace))
+        refs = sorted({*found, *self.spec.expect.scaled_to_zero})
+        before = self._read(
+            "the replicas", dict[str, int | None](), lambda: replicas(cluster, namespace, refs)
+        )
         alert = parse_alert(self.spec.alert.source, payload)
         problem = route_problem(alert, self.loaded)
         self._seed_audit()
@@ -219,7 +239,11 @@ class _Session:
             running, paths_open = containment(self.cluster, self.namespace, self.compromised)
         except IrkitError as e:
             containment_error = f"cannot read the cluster: {e}"
-        scaled = replicas(self.cluster, self.namespace, self.spec.expect.scaled_to_zero)
+        scaled = self._read(
+            "the replicas",
+            dict[str, int | None](),
+            lambda: replicas(cluster, namespace, self.spec.expect.scaled_to_zero),
+        )
         undone = None
         if self.spec.expect.undo:
             journal = IncidentJournal(FileStore(req.incidents_dir), req.drill_id)
@@ -245,6 +269,7 @@ class _Session:
             running=running,
             open_paths=paths_open,
             containment_error=containment_error,
+            cluster_errors=tuple(self.cluster_errors),
             replicas=scaled,
             undo=undone,
             injects=self.injector.facts(),

@@ -83,6 +83,7 @@ class Facts:
     never_found: Sequence[str] = ()  # named by the scenario, not there when the alert fired
     open_paths: Sequence[PathFact] | None = None  # None: containment not evaluated
     containment_error: str = ""
+    cluster_errors: Sequence[str] = ()  # the drill's own reads that failed (it cannot judge)
     replicas: Mapping[str, int | None] = field(default_factory=dict)  # workload -> at the end
     undo: UndoFact | None = None
     injects: Sequence[InjectFact] = ()
@@ -186,6 +187,9 @@ def _steps(facts: Facts) -> Check:
     for s in facts.steps:
         counts[s.status] = counts.get(s.status, 0) + 1
     value = ", ".join(f"{n} {status}" for status, n in counts.items()) or "none"
+    if facts.cluster_errors:
+        why = "the drill could not read the cluster: " + "; ".join(facts.cluster_errors)
+        return Check("steps", "fail", value, "run completed, no step failed", why)
     if facts.run_status != "completed":
         why = f"the run {facts.run_status}" + (f": {facts.run_error}" if facts.run_error else "")
         return Check("steps", "fail", value, "run completed, no step failed", why)

@@ -246,3 +246,24 @@ def test_a_simulator_drill_records_notifications_instead_of_sending_them(tmp_pat
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_a_cluster_read_failing_after_the_start_fails_a_check_not_the_command(
+    tmp_path: Path,
+) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    assert "  faults: []\n" in text
+    scenario = tmp_path / "forbidden.yaml"
+    scenario.write_text(
+        text.replace(
+            "  faults: []\n",
+            '  faults: [{resource: deployments, method: GET, status: 403, message: "no"}]\n',
+        ).replace("../../runbooks/", str(ROOT / "runbooks") + "/")
+    )
+    code, data, output = drill(str(RUNBOOK), "--scenario", str(scenario))
+    assert code == 1, output  # not 5 (Forbidden): the drill ran and says what it could not read
+    steps = next(c for c in data["checks"] if c["name"] == "steps")
+    assert steps["status"] == "fail"
+    assert steps["detail"].startswith(
+        "the drill could not read the cluster: cannot read the workloads"
+    )
