@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from irkit.actions.specs.collect import CollectInput
 from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
+from irkit.drill.alerting import parse_alert, route_problem
 from irkit.drill.guard import SandboxGuard
 from irkit.drill.injects import Injector
 from irkit.drill.live import deploy, namespace_for, namespaced, rename_pod, rewrite_values, sandbox
@@ -44,10 +45,9 @@ from irkit.drill.seed import audit_lines
 from irkit.drill.tabletop import Tabletop
 from irkit.drill.undo import undo
 from irkit.engine import Adapters, run
-from irkit.engine.alerts import Alert, alertmanager_alerts, falco_alert
+from irkit.engine.alerts import Alert
 from irkit.engine.ports import NotifierFactory, StoreFactory, http_notifiers, no_stores, utc_now
-from irkit.engine.routing import route, routes
-from irkit.errors import ConfigError, IrkitError, UsageError
+from irkit.errors import IrkitError, UsageError
 from irkit.evidence.store import EvidenceStore
 from irkit.incident.paths import IncidentPaths
 from irkit.incident.store import FileStore, IncidentJournal
@@ -370,36 +370,9 @@ class _Session:
         return [AuditLogFiles(p) for p in files], scope
 
 
-def parse_alert(source: str, payload: dict[str, Any]) -> Alert:
-    """The scenario's alert as ``irkit serve`` would receive it (the first of a group)."""
-    if source == "falco":
-        return falco_alert(payload)
-    return alertmanager_alerts(payload)[0]
-
-
-def route_problem(alert: Alert, loaded: Loaded) -> str:
-    """ "" when the alert routes to ``loaded`` as ``irkit serve`` with its folder would route it;
-    else why not."""
-    if not (loaded.runbook.match.alertmanager or loaded.runbook.match.falco):
-        return f"the runbook {loaded.path} has no match: block, so no alert starts it"
-    try:
-        folder = routes(Path(loaded.path).parent)
-    except ConfigError:
-        folder = []
-    chosen = route(alert, folder) if folder else None
-    mine = route(alert, [loaded])
-    if mine is None:
-        return f"its match.{alert.source} does not match the alert {alert.name or ''}".rstrip()
-    if chosen is not None and Path(chosen.path).resolve() != Path(loaded.path).resolve():
-        return f"{chosen.path} matches the alert first (file-name order), so serve starts that one"
-    return ""
-
-
 __all__ = [
     "DrillOutcome",
     "DrillPorts",
     "DrillRequest",
-    "parse_alert",
-    "route_problem",
     "run_drill",
 ]
