@@ -131,6 +131,11 @@ class AlertError(UsageError):
     names the field that is wrong and never quotes the payload: it is untrusted input."""
 
 
+class OutsideSandbox(UsageError):
+    """A live drill's runbook tried to write outside the drill's namespace (``irkit.drill.guard``):
+    refused before any request is sent."""
+
+
 class ConfigError(IrkitError):
     """A file irkit reads is malformed. The message starts with ``file:line:column:``."""
 

@@ -19,6 +19,8 @@ from irkit.cli.console import console, echo, print_data
 from irkit.cli.errors import reported_errors
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from irkit.cluster.port import Cluster
     from irkit.drill.report import Trend
     from irkit.drill.runner import DrillOutcome
@@ -60,6 +62,14 @@ def drill(
             help="Tabletop: show the alert, record answers, pause for notes at every step.",
         ),
     ] = False,
+    notify_for_real: Annotated[
+        bool,
+        typer.Option(
+            "--notify-for-real",
+            help="On the simulator, send the runbook's notifications (default: recorded, "
+            "listed in the report).",
+        ),
+    ] = False,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -74,7 +84,7 @@ def drill(
 
     from irkit.drill.report import trend, write_reports
     from irkit.drill.runner import DrillPorts, DrillRequest, run_drill
-    from irkit.drill.scenario import load_drill, parse_inject
+    from irkit.drill.scenario import escaping_runbook, load_drill, parse_inject
     from irkit.drill.score import passed
     from irkit.drill.tabletop import Tabletop
     from irkit.errors import UsageError
@@ -92,6 +102,8 @@ def drill(
             )
         if not path.is_file():
             raise UsageError(f"runbook {path}: no such file")
+        if runbook is None and (escapes := escaping_runbook(scenario, path)):
+            raise UsageError(escapes)
         injects = (*loaded.spec.injects, *(parse_inject(i) for i in inject or ()))
         settings = from_env(RunSettings, "IRKIT_RUN_")
         incidents = Path(settings.incidents_dir)
@@ -109,6 +121,7 @@ def drill(
         request = DrillRequest(
             loaded, path, drill_id, incidents, tuple(injects), live, kubeconfig, context
         )
+        request = replace(request, notify_for_real=notify_for_real)
         if not live:
             request = replace(request, kubeconfig=None, context=None)
         outcome = run_drill(request, ports)
@@ -121,6 +134,8 @@ def drill(
             print_data(report_data(outcome, the_trend), output)
         else:
             _scorecard(outcome, the_trend)
+            for sent in outcome.notifications:
+                echo(f"notification recorded, not sent: {sent}")
             echo(f"reports: {md_path}, {json_path}")
         if not passed(outcome.checks):
             raise typer.Exit(1)
@@ -149,6 +164,14 @@ def _ask(prompt: str, err: bool) -> str | None:
     return line.rstrip("\n")
 
 
+def _cell(text: str) -> Text:
+    """A table cell from text that may quote the alert or the cluster (hostile): plain text,
+    never markup, with control characters (terminal escapes) shown as ``?``."""
+    from rich.text import Text
+
+    return Text("".join(ch if ch.isprintable() or ch == "\n" else "?" for ch in text))
+
+
 def _scorecard(outcome: DrillOutcome, the_trend: Trend) -> None:
     from rich.table import Table
 
@@ -156,12 +179,12 @@ def _scorecard(outcome: DrillOutcome, the_trend: Trend) -> None:
 
     ok = passed(outcome.checks)
     title = f"drill {outcome.drill_id}: {outcome.scenario} with {Path(outcome.runbook).name}"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=_cell(title), title_justify="left")
     for column in ("CHECK", "RESULT", "MEASURED", "EXPECTED", "DETAIL"):
         table.add_column(column, overflow="fold")
     for c in outcome.checks:
         mark = c.status.upper() + ("" if c.must_pass else " (info)")
-        table.add_row(c.name, mark, c.value, c.budget, c.detail)
+        table.add_row(*(_cell(x) for x in (c.name, mark, c.value, c.budget, c.detail)))
     out = console()
     if not out.is_terminal:  # a pipe or a file (CI logs): wide enough for the details
         out.width = 120

@@ -30,12 +30,26 @@ MAX_MEMBER = 4 * 1024 * 1024
 
 
 def compromised_pods(cluster: Cluster, spec: Compromised, namespace: str) -> list[str]:
-    """The pods containment must cut off, by name, as they are when the alert fires."""
+    """The pods containment must cut off, by name, as they are when the alert fires: a pod
+    named in ``spec.pods`` that does not exist is left out (``never_found`` says which)."""
     if spec.pods:
-        return list(spec.pods)
+        return [name for name in spec.pods if _exists(cluster, namespace, name)]
     selector = parse_label_selector(spec.selector or "")
     pods = cluster.list("pods", namespace, labels=str(selector) or None)
     return sorted(str(p["metadata"]["name"]) for p in pods)
+
+
+def never_found(spec: Compromised, found: Sequence[str]) -> list[str]:
+    """The pods ``spec.pods`` names that were not there when the alert fired."""
+    return [name for name in spec.pods if name not in found]
+
+
+def _exists(cluster: Cluster, namespace: str, name: str) -> bool:
+    try:
+        cluster.get("pods", namespace, name)
+    except NotFound:
+        return False
+    return True
 
 
 def step_facts(journal: Path, alert_at: datetime) -> tuple[list[StepFact], list[str]]:
@@ -170,6 +184,7 @@ __all__ = [
     "compromised_pods",
     "containment",
     "evidence_members",
+    "never_found",
     "quarantine_left",
     "replicas",
     "step_facts",

@@ -8,6 +8,7 @@ alert text inside code spans with backticks removed, so a pod name cannot become
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -22,12 +23,12 @@ JSON_NAME = "drill-report.json"
 MD_NAME = "drill-report.md"
 TRENDED = {"contain_time": "contain", "evidence_time": "evidence"}
 MAX_EARLIER = 200
-"""Earlier reports read for a trend (the newest first)."""
+"""Earlier matching reports used for a trend (the newest first)."""
 
 
 @dataclass(frozen=True)
 class Trend:
-    earlier: int  # earlier drills of the same scenario and runbook
+    earlier: int  # earlier drills of the same runbook file in the same mode
     passed: int  # of those, how many passed
     last: dict[str, float]  # check name -> seconds, in the latest earlier drill
     now: dict[str, float]
@@ -35,7 +36,7 @@ class Trend:
     @property
     def line(self) -> str:
         if not self.earlier:
-            return "trend: first drill of this scenario and runbook"
+            return "trend: first drill of this runbook in this mode"
         parts = []
         for name, word in TRENDED.items():
             if name in self.now:
@@ -45,24 +46,33 @@ class Trend:
         return f"trend: {'; '.join(parts) or 'no timings'}; {drills}, {self.passed} passed"
 
 
-def key(outcome: DrillOutcome) -> tuple[str, str]:
-    return outcome.scenario, Path(outcome.runbook).name
+def key(outcome: DrillOutcome) -> str:
+    """What makes two drills comparable: the same runbook file (its resolved path's sha256,
+    not its name: two repositories' ``compromised-pod.yaml`` differ) in the same mode (sim, live
+    or tabletop: a tabletop's times hold the room's discussion)."""
+    path = str(Path(outcome.runbook).resolve())
+    mode = "tabletop" if outcome.facts.tabletop else outcome.mode
+    return f"{hashlib.sha256(path.encode()).hexdigest()}:{mode}"
 
 
 def trend(outcome: DrillOutcome, incidents_dir: Path) -> Trend:
-    """Earlier drills of the same scenario and runbook, from their JSON reports."""
+    """Earlier drills with the same ``key`` (the newest ``MAX_EARLIER`` of them), from their
+    JSON reports; a tabletop's times are never trended."""
     found: list[dict[str, Any]] = []
-    reports = sorted(incidents_dir.glob(f"drill-*/{JSON_NAME}"), key=_mtime, reverse=True)[
-        :MAX_EARLIER
-    ]
+    wanted = key(outcome)
+    reports = sorted(incidents_dir.glob(f"drill-*/{JSON_NAME}"), key=_mtime, reverse=True)
     for path in reports:
+        if len(found) >= MAX_EARLIER:
+            break
         data = _read(path)
         if data is None or data.get("drill_id") == outcome.drill_id:
             continue
-        if (data.get("scenario"), Path(str(data.get("runbook", ""))).name) == key(outcome):
+        if data.get("trend_key") == wanted:
             found.append(data)
     last = _seconds(found[0].get("checks")) if found else {}
     now = {c.name: c.seconds for c in outcome.checks if c.seconds is not None}
+    if outcome.facts.tabletop:
+        last, now = {}, {}
     ok = sum(1 for d in found if d.get("passed") is True)
     return Trend(len(found), ok, last, {k: float(v) for k, v in now.items() if v is not None})
 
@@ -95,6 +105,7 @@ def _seconds(checks: Any) -> dict[str, float]:
 def report_data(outcome: DrillOutcome, the_trend: Trend) -> dict[str, Any]:
     data = outcome.to_json()
     data["passed"] = passed(outcome.checks)
+    data["trend_key"] = key(outcome)
     data["trend"] = {
         "line": the_trend.line,
         "earlier": the_trend.earlier,
@@ -181,6 +192,9 @@ def markdown(outcome: DrillOutcome, the_trend: Trend) -> str:
         for i in outcome.facts.injects:
             state = "delivered" if i.delivered else "NOT delivered"
             lines.append(f"- {_code(i.label)}: {state}" + (f": {_cell(i.note)}" if i.note else ""))
+    if outcome.notifications:
+        lines += ["", "## Notifications (recorded, not sent)", ""]
+        lines += [f"- {_cell(n)}" for n in outcome.notifications]
     lines += _tabletop(outcome)
     items = improvements(outcome.checks)
     lines += ["", "## After-action: improvement items", ""]

@@ -18,32 +18,36 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from irkit.actions.specs.collect import CollectInput
 from irkit.audit.source import AuditScope, AuditSource
 from irkit.cluster.port import Cluster
+from irkit.drill.alerting import parse_alert, route_problem
+from irkit.drill.guard import SandboxGuard
 from irkit.drill.injects import Injector
 from irkit.drill.live import deploy, namespace_for, namespaced, rename_pod, rewrite_values, sandbox
 from irkit.drill.observe import (
     compromised_pods,
     containment,
     evidence_members,
+    never_found,
     replicas,
     step_facts,
     workloads,
 )
+from irkit.drill.recorder import RecordingNotifiers
 from irkit.drill.scenario import Drill, Inject
 from irkit.drill.score import Check, Facts, PathFact, duplicates, score
+from irkit.drill.seed import audit_lines
 from irkit.drill.tabletop import Tabletop
 from irkit.drill.undo import undo
 from irkit.engine import Adapters, run
-from irkit.engine.alerts import Alert, alertmanager_alerts, falco_alert
+from irkit.engine.alerts import Alert
 from irkit.engine.ports import NotifierFactory, StoreFactory, http_notifiers, no_stores, utc_now
-from irkit.engine.routing import route, routes
-from irkit.errors import ConfigError, IrkitError, UsageError
+from irkit.errors import IrkitError, UsageError
 from irkit.evidence.store import EvidenceStore
 from irkit.incident.paths import IncidentPaths
 from irkit.incident.store import FileStore, IncidentJournal
@@ -51,9 +55,12 @@ from irkit.runbook.loader import Loaded, load_runbook
 from irkit.settings import RunSettings
 from irkit.sim.cluster import SimCluster
 
+_T = TypeVar("_T")
 STEP_LINE = re.compile(r"^\[\d+/\d+\] ([a-z][a-z0-9_]*) \(([a-z]+)\): ([a-z-]+)")
 STARTS = frozenset({"running", "planning"})
 ENDS = frozenset({"ok", "unchanged", "partial", "failed", "skipped", "awaiting"})
+SIM_ADMIN = "sim-admin"
+"""The simulator's administrator: the identity a simulator drill's runbook acts as."""
 LIVE_WAIT = 120.0
 """Seconds a live drill waits for the scenario's compromised pods to exist."""
 
@@ -72,6 +79,8 @@ class DrillRequest:
     live: bool = False
     kubeconfig: str | None = None
     context: str | None = None
+    notify_for_real: bool = False
+    """A simulator drill sends its notifications (default: recorded, shown in the report)."""
 
 
 @dataclass
@@ -103,6 +112,7 @@ class DrillOutcome:
     answers: list[str] = field(default_factory=list)
     facilitator: list[tuple[str, str]] = field(default_factory=list)
     approvals: list[tuple[str, bool]] = field(default_factory=list)
+    notifications: list[str] = field(default_factory=list)  # recorded, not sent
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the bundle's content (kept in the bundle): its member paths only."""
@@ -143,7 +153,8 @@ def _live(req: DrillRequest, ports: DrillPorts, loaded: Loaded) -> DrillOutcome:
         ports.output(f"live drill: {note}")
     with sandbox(cluster, namespace, req.drill_id, ports.output):
         deploy(cluster, namespace, manifests)
-        session = _Session(req, ports, loaded, cluster, namespace, None)
+        # the runbook, its injects and its undo act through the guard: writes stay in namespace
+        session = _Session(req, ports, loaded, SandboxGuard(cluster, namespace), namespace, None)
         session.notes.extend(notes)
         session.wait_for_pods()
         params = rewrite_values(dict(req.drill.spec.params), used, namespace)
@@ -167,7 +178,14 @@ class _Session:
         self.cluster, self.namespace, self.sim = cluster, namespace, sim
         self.spec = req.drill.spec
         self.notes: list[str] = []
-        self.compromised = compromised_pods(cluster, self.spec.compromised, namespace)
+        record = sim is not None and not req.notify_for_real
+        self.recorder = RecordingNotifiers() if record else None
+        self.cluster_errors: list[str] = []  # reads of the drill's own that failed
+        self.compromised = self._read(
+            "the compromised pods",
+            list[str](),
+            lambda: compromised_pods(cluster, self.spec.compromised, namespace),
+        )
         self.injector = Injector(
             req.injects, cluster, namespace, self.compromised, sim, say=ports.output
         )
@@ -176,16 +194,31 @@ class _Session:
         deadline = time.monotonic() + LIVE_WAIT
         while not self.compromised and time.monotonic() < deadline:
             self.ports.sleep(1.0)
-            self.compromised[:] = compromised_pods(
-                self.cluster, self.spec.compromised, self.namespace
+            self.compromised[:] = self._read(
+                "the compromised pods",
+                list[str](),
+                lambda: compromised_pods(self.cluster, self.spec.compromised, self.namespace),
             )
+
+    def _read(self, what: str, default: _T, read: Callable[[], _T]) -> _T:
+        """``read()``; a cluster error becomes a note the scorecard fails on, not an exit."""
+        try:
+            return read()
+        except IrkitError as e:
+            self.cluster_errors.append(f"cannot read {what}: {e}")
+            return default
 
     def run(self, params: dict[str, Any], payload: dict[str, Any]) -> DrillOutcome:
         ports, req = self.ports, self.req
-        refs = sorted({*workloads(self.cluster, self.namespace), *self.spec.expect.scaled_to_zero})
-        before = replicas(self.cluster, self.namespace, refs)
+        cluster, namespace = self.cluster, self.namespace
+        found = self._read("the workloads", list[str](), lambda: workloads(cluster, namespace))
+        refs = sorted({*found, *self.spec.expect.scaled_to_zero})
+        before = self._read(
+            "the replicas", dict[str, int | None](), lambda: replicas(cluster, namespace, refs)
+        )
         alert = parse_alert(self.spec.alert.source, payload)
         problem = route_problem(alert, self.loaded)
+        self._seed_audit()
         started = ports.clock()
         tabletop = ports.tabletop
         if tabletop is not None:
@@ -197,7 +230,7 @@ class _Session:
         paths = IncidentPaths.of(req.drill_id, req.incidents_dir)
         steps, notes = step_facts(paths.journal, started)
         self.notes.extend(notes)
-        wanted = [e.path or "audit/*" for e in self.spec.expect.evidence]
+        wanted = [e.path or "audit/*" for e in self.spec.expect.evidence] + ["custody.json"]
         evidence, evidence_error = evidence_members(steps, wanted)
         running: list[str] = []
         paths_open: list[PathFact] | None = None
@@ -206,7 +239,11 @@ class _Session:
             running, paths_open = containment(self.cluster, self.namespace, self.compromised)
         except IrkitError as e:
             containment_error = f"cannot read the cluster: {e}"
-        scaled = replicas(self.cluster, self.namespace, self.spec.expect.scaled_to_zero)
+        scaled = self._read(
+            "the replicas",
+            dict[str, int | None](),
+            lambda: replicas(cluster, namespace, self.spec.expect.scaled_to_zero),
+        )
         undone = None
         if self.spec.expect.undo:
             journal = IncidentJournal(FileStore(req.incidents_dir), req.drill_id)
@@ -228,14 +265,18 @@ class _Session:
             evidence=evidence,
             evidence_error=evidence_error,
             compromised=list(self.compromised),
+            never_found=never_found(self.spec.compromised, self.compromised),
             running=running,
             open_paths=paths_open,
             containment_error=containment_error,
+            cluster_errors=tuple(self.cluster_errors),
             replicas=scaled,
             undo=undone,
             injects=self.injector.facts(),
             duplicates=duplicates(steps),
             tabletop=tabletop is not None,
+            own_users=tuple(sorted({self.cluster.identity.user, SIM_ADMIN} - {""})),
+            alert_at=started.isoformat(),
         )
         return DrillOutcome(
             drill_id=req.drill_id,
@@ -253,7 +294,20 @@ class _Session:
             answers=list(tabletop.answers) if tabletop else [],
             facilitator=list(tabletop.notes) if tabletop else [],
             approvals=list(tabletop.approvals) if tabletop else [],
+            notifications=list(self.recorder.sent) if self.recorder else [],
         )
+
+    def _seed_audit(self) -> None:
+        """The scenario's pre-alert API activity into the simulator's audit log."""
+        seeds = self.spec.audit
+        if not seeds:
+            return
+        if self.sim is None:
+            self.notes.append("drill.audit: not written on a live cluster (it keeps its own log)")
+            return
+        lines = audit_lines(seeds, self.ports.clock() - timedelta(seconds=1))
+        with self.sim.audit_log_path.open("a", encoding="utf-8") as log:
+            log.write("".join(line + "\n" for line in lines))
 
     def _run(
         self, params: dict[str, Any], alert: Alert, tabletop: Tabletop | None
@@ -280,7 +334,7 @@ class _Session:
             cluster=self.cluster,
             stores=stores,
             audit=self._audit,
-            notifiers=ports.notifiers,
+            notifiers=self.recorder if self.recorder is not None else ports.notifiers,
             approve=tabletop.approve if tabletop is not None else None,
             output=progress,
             clock=ports.clock,
@@ -316,36 +370,9 @@ class _Session:
         return [AuditLogFiles(p) for p in files], scope
 
 
-def parse_alert(source: str, payload: dict[str, Any]) -> Alert:
-    """The scenario's alert as ``irkit serve`` would receive it (the first of a group)."""
-    if source == "falco":
-        return falco_alert(payload)
-    return alertmanager_alerts(payload)[0]
-
-
-def route_problem(alert: Alert, loaded: Loaded) -> str:
-    """ "" when the alert routes to ``loaded`` as ``irkit serve`` with its folder would route it;
-    else why not."""
-    if not (loaded.runbook.match.alertmanager or loaded.runbook.match.falco):
-        return f"the runbook {loaded.path} has no match: block, so no alert starts it"
-    try:
-        folder = routes(Path(loaded.path).parent)
-    except ConfigError:
-        folder = []
-    chosen = route(alert, folder) if folder else None
-    mine = route(alert, [loaded])
-    if mine is None:
-        return f"its match.{alert.source} does not match the alert {alert.name or ''}".rstrip()
-    if chosen is not None and Path(chosen.path).resolve() != Path(loaded.path).resolve():
-        return f"{chosen.path} matches the alert first (file-name order), so serve starts that one"
-    return ""
-
-
 __all__ = [
     "DrillOutcome",
     "DrillPorts",
     "DrillRequest",
-    "parse_alert",
-    "route_problem",
     "run_drill",
 ]

@@ -136,6 +136,9 @@ class Budgets(_Strict):
 
 class Expect(_Strict):
     contained: bool = True
+    deleted_is_contained: bool = False
+    """A compromised pod gone when the run ended counts as contained (the runbook deletes or
+    scales it away on purpose); otherwise ``contained`` fails: it cannot be verified."""
     allowed: list[AllowedPath] = []
     scaled_to_zero: list[str] = []
     evidence: list[EvidenceItem] = []
@@ -173,6 +176,21 @@ class Inject(_Strict):
         return f"{self.kind}@{self.before}"
 
 
+class AuditSeed(_Strict):
+    """What the attacker did through the API before the alert, as a simulator drill writes it
+    into the cluster's audit log (a live cluster keeps its own): the events the audit evidence
+    must hold, since irkit's own requests never count."""
+
+    user: str = Field(min_length=1)
+    verb: str = Field(pattern=r"^[a-z]+$")
+    resource: str = Field(pattern=r"^[a-z0-9./-]+$")
+    namespace: str = ""
+    name: str = ""
+    pod: str = ""
+    """The pod whose bound token made the request (``user.extra`` pod-name, as upstream)."""
+    user_agent: str = ""
+
+
 class DrillSpec(_Strict):
     runbook: str | None = None
     """The paired runbook, relative to the scenario file."""
@@ -182,6 +200,7 @@ class DrillSpec(_Strict):
     expect: Expect = Expect()
     must_pass: list[CheckName] = ["route", *CHECKS]  # type: ignore[list-item]
     injects: list[Inject] = []
+    audit: list[AuditSeed] = []
 
 
 class Drill(BaseModel):
@@ -223,6 +242,20 @@ def load_drill(path: str | Path) -> Drill:
     return Drill(scenario=scenario, spec=spec, runbook=runbook)
 
 
+def escaping_runbook(scenario: Path, runbook: Path) -> str:
+    """Why the scenario's ``drill.runbook`` may not be run without naming it ("" if it may): it
+    must stay inside the scenario's tree (its repository, the nearest folder up holding ``.git``,
+    or else the scenario's own folder), so a downloaded scenario cannot pick any file to run."""
+    folder = scenario.absolute().parent
+    root = next((d for d in (folder, *folder.parents) if (d / ".git").exists()), folder)
+    if runbook.resolve().is_relative_to(root.resolve()):
+        return ""
+    return (
+        f"{scenario}: drill.runbook {runbook} is outside {root}; refusing to run it unless it "
+        "is given as the RUNBOOK argument"
+    )
+
+
 def parse_inject(text: str) -> Inject:
     """``KIND@STEP`` from ``--inject``; a fault rule needs the scenario file."""
     kind, at, step = text.partition("@")
@@ -247,11 +280,13 @@ def _compile(pattern: str) -> re.Pattern[str]:
 __all__ = [
     "CHECKS",
     "AllowedPath",
+    "AuditSeed",
     "Compromised",
     "Drill",
     "DrillSpec",
     "EvidenceItem",
     "Inject",
+    "escaping_runbook",
     "load_drill",
     "parse_inject",
 ]

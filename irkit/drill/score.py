@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from irkit.drill.audit import attacker_events, custody_user
 from irkit.drill.scenario import CHECKS, AllowedPath, DrillSpec, EvidenceItem
 
 Status = Literal["pass", "fail", "skip"]
@@ -79,13 +80,17 @@ class Facts:
     evidence_error: str = ""
     compromised: Sequence[str] = ()  # the pods' names
     running: Sequence[str] = ()  # those still there when the run ended
+    never_found: Sequence[str] = ()  # named by the scenario, not there when the alert fired
     open_paths: Sequence[PathFact] | None = None  # None: containment not evaluated
     containment_error: str = ""
+    cluster_errors: Sequence[str] = ()  # the drill's own reads that failed (it cannot judge)
     replicas: Mapping[str, int | None] = field(default_factory=dict)  # workload -> at the end
     undo: UndoFact | None = None
     injects: Sequence[InjectFact] = ()
     duplicates: Sequence[str] = ()
     tabletop: bool = False  # the room's answers and the facilitator's pauses are in the times
+    own_users: tuple[str, ...] = ()  # the drill's own cluster identities: their audit never counts
+    alert_at: str = ""  # ISO time the alert fired: later audit events are the response's own
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,15 @@ def _time(facts: Facts, name: str, action: str, budget: float | None, what: str)
     if not good:
         states = ", ".join(f"{s.id} {s.status}" for s in ended)
         return Check(name, "fail", "never", shown, f"no {what} step ended ok ({states})")
+    if action == CONTAINING:  # contained = an isolate that labelled a compromised pod
+        wrong = good
+        good = [s for s in good if set(_isolated(s)) & set(facts.compromised)]
+        if not good:
+            done = "; ".join(
+                f"{s.id} isolated {', '.join(_isolated(s)) or 'no pod'}" for s in wrong
+            )
+            why = f"no {what} step that ended ok isolated a compromised pod: {done}"
+            return Check(name, "fail", "never", shown, why)
     seconds = float(good[0].seconds or 0.0)
     value, at = f"{seconds:.2f} s", f"at the end of step {good[0].id}"
     if budget is not None and seconds > budget:
@@ -162,11 +176,20 @@ def _time(facts: Facts, name: str, action: str, budget: float | None, what: str)
     return Check(name, "pass", value, shown, at, False, seconds)
 
 
+def _isolated(step: StepFact) -> list[str]:
+    """The pods an isolate step labelled (its ``pods`` output)."""
+    pods = step.outputs.get("pods")
+    return [str(p) for p in pods] if isinstance(pods, list) else []
+
+
 def _steps(facts: Facts) -> Check:
     counts: dict[str, int] = {}
     for s in facts.steps:
         counts[s.status] = counts.get(s.status, 0) + 1
     value = ", ".join(f"{n} {status}" for status, n in counts.items()) or "none"
+    if facts.cluster_errors:
+        why = "the drill could not read the cluster: " + "; ".join(facts.cluster_errors)
+        return Check("steps", "fail", value, "run completed, no step failed", why)
     if facts.run_status != "completed":
         why = f"the run {facts.run_status}" + (f": {facts.run_error}" if facts.run_error else "")
         return Check("steps", "fail", value, "run completed, no step failed", why)
@@ -194,8 +217,10 @@ def _evidence(items: Sequence[EvidenceItem], facts: Facts) -> Check:
 
 def _found(item: EvidenceItem, members: Mapping[str, str], facts: Facts) -> bool:
     if item.audit_of_pod:
+        own = {*facts.own_users, *custody_user(members)}
         audit = [text for path, text in members.items() if path.startswith("audit/")]
-        return any(pod in text for pod in facts.compromised for text in audit)
+        events = [line for text in audit for line in attacker_events(text, own, facts.alert_at)]
+        return any(pod in line for pod in facts.compromised for line in events)
     assert item.path is not None
     matching = [text for path, text in members.items() if fnmatch.fnmatchcase(path, item.path)]
     if item.contains is None:
@@ -210,6 +235,12 @@ def _contained(spec: DrillSpec, facts: Facts) -> Check:
     )
     if not spec.expect.contained:
         return Check("contained", "skip", "not expected", budget)
+    if facts.never_found:
+        why = "; ".join(
+            f"pod {p} was not found when the alert fired: nothing to contain"
+            for p in facts.never_found
+        )
+        return Check("contained", "fail", "no such pod", budget, why)
     if not facts.compromised:
         why = "no pod matched drill.compromised when the alert fired: nothing to judge"
         return Check("contained", "fail", "no pods", budget, why)
@@ -219,8 +250,12 @@ def _contained(spec: DrillSpec, facts: Facts) -> Check:
     left = [p for p in facts.open_paths if not any(_allows(a, p) for a in spec.expect.allowed)]
     running = f"{len(facts.running)} of {len(facts.compromised)} compromised pod(s) still running"
     value = f"{len(left)} open path(s)"
-    if left:
-        return Check("contained", "fail", value, budget, "; ".join(p.text for p in left))
+    gone = [p for p in facts.compromised if p not in facts.running]
+    problems = [p.text for p in left]
+    if gone and not spec.expect.deleted_is_contained:
+        problems += [f"pod {p} no longer exists: containment could not be verified" for p in gone]
+    if problems:
+        return Check("contained", "fail", value, budget, "; ".join(problems))
     return Check("contained", "pass", value, budget, running)
 
 

@@ -56,7 +56,7 @@ def test_the_compromised_pod_drill_passes_every_check(irkit_home: Path) -> None:
 def test_the_scorecard_table_trend_and_markdown(irkit_home: Path) -> None:
     first = invoke("drill", "--scenario", str(SCENARIO))
     assert first.exit_code == 0, first.output
-    assert "trend: first drill of this scenario and runbook" in first.stdout
+    assert "trend: first drill of this runbook in this mode" in first.stdout
     for name in ("route", "contain_time", "evidence", "contained", "undo", "duplicates"):
         assert name in first.stdout
     assert "drill PASSED" in first.stdout
@@ -67,6 +67,13 @@ def test_the_scorecard_table_trend_and_markdown(irkit_home: Path) -> None:
     md = (irkit_home / "out" / "drill-report.md").read_text()
     assert "**PASSED**" in md and "| contained | PASS |" in md and "1 earlier drill" in md
     assert "None: every check passed" in md
+    # the same file name elsewhere is another runbook: its drills do not join this trend
+    other = irkit_home / "fork" / RUNBOOK.name
+    other.parent.mkdir()
+    other.write_text(RUNBOOK.read_text(encoding="utf-8"), encoding="utf-8")
+    third = invoke("drill", str(other), "--scenario", str(SCENARIO))
+    assert third.exit_code == 0, third.output
+    assert "trend: first drill of this runbook in this mode" in third.stdout
 
 
 def test_collect_missing_the_miners_logs_fails_exactly_evidence(tmp_path: Path) -> None:
@@ -126,7 +133,8 @@ def test_a_fault_from_the_scenario_arrives_at_its_step(tmp_path: Path) -> None:
     )
     scenario = tmp_path / "faulty.yaml"
     scenario.write_text(text.replace("../../runbooks/", str(ROOT / "runbooks") + "/"))
-    code, data, output = drill("--scenario", str(scenario))
+    runbook = str(ROOT / "runbooks" / "compromised-pod.yaml")  # outside tmp_path: named
+    code, data, output = drill(runbook, "--scenario", str(scenario))
     assert code == 0, output  # the adapter retried the 503: the run survived it
     injects = next(c for c in data["checks"] if c["name"] == "injects")
     assert (injects["status"], injects["detail"]) == ("pass", "fault@isolate")
@@ -157,3 +165,105 @@ def test_a_bad_scenario_is_exit_2_with_file_and_line(tmp_path: Path) -> None:
     result = invoke("drill", "--scenario", str(SCENARIO), "--inject", "throttle@nope")
     assert result.exit_code == 2 and "the runbook has no step 'nope'" in result.output
     assert invoke("drill").exit_code == 2
+
+
+def test_compromised_pods_that_never_existed_fail_contained(tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    assert "    selector: app=api-server\n" in text
+    scenario = tmp_path / "ghost.yaml"
+    scenario.write_text(
+        text.replace("    selector: app=api-server\n", "    pods: [api-server-ghost]\n").replace(
+            "../../runbooks/", str(ROOT / "runbooks") + "/"
+        )
+    )
+    code, data, output = drill(str(RUNBOOK), "--scenario", str(scenario))
+    assert code == 1, output
+    contained = next(c for c in data["checks"] if c["name"] == "contained")
+    assert contained["status"] == "fail"
+    assert contained["detail"] == (
+        "pod api-server-ghost was not found when the alert fired: nothing to contain"
+    )
+
+
+def test_markup_and_escapes_in_the_alert_are_printed_as_text(tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    evil = 'alertname: "Evil[/] [bold]x\\e]0;pwned\\a"'
+    scenario = tmp_path / "markup.yaml"
+    scenario.write_text(
+        text.replace("            alertname: PodCompromised", f"            {evil}").replace(
+            "../../runbooks/", str(ROOT / "runbooks") + "/"
+        )
+    )
+    result = invoke("drill", str(RUNBOOK), "--scenario", str(scenario))
+    assert result.exit_code == 1, result.output  # it does not route: a failed check, no crash
+    assert "Traceback" not in result.output and "MarkupError" not in result.output
+    assert "not match the alert Evil[/]" in result.output  # the route check's cell, folded
+    assert "[bold]x?]0;pwned?" in result.output
+    assert "\x1b" not in result.output
+
+
+def test_a_simulator_drill_records_notifications_instead_of_sending_them(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    received: list[str] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.path)
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook-secret-path"
+        text = SCENARIO.read_text(encoding="utf-8")
+        params = "  params: {namespace: production, workload: deployment/api-server}"
+        assert params in text
+        scenario = tmp_path / "hook.yaml"
+        scenario.write_text(
+            text.replace(params, params[:-1] + f', slack_webhook: "{url}"}}').replace(
+                "../../runbooks/", str(ROOT / "runbooks") + "/"
+            )
+        )
+        code, data, output = drill(str(RUNBOOK), "--scenario", str(scenario))
+        assert code == 0, output
+        assert received == []
+        assert data["notifications"] == [
+            "slack to 127.0.0.1: Incident " + data["drill_id"] + ": compromised pod"
+        ]
+        assert "hook-secret-path" not in json.dumps(data["notifications"])
+        code, data, output = drill(str(RUNBOOK), "--scenario", str(scenario), "--notify-for-real")
+        assert received == ["/hook-secret-path"] and data["notifications"] == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_cluster_read_failing_after_the_start_fails_a_check_not_the_command(
+    tmp_path: Path,
+) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    assert "  faults: []\n" in text
+    scenario = tmp_path / "forbidden.yaml"
+    scenario.write_text(
+        text.replace(
+            "  faults: []\n",
+            '  faults: [{resource: deployments, method: GET, status: 403, message: "no"}]\n',
+        ).replace("../../runbooks/", str(ROOT / "runbooks") + "/")
+    )
+    code, data, output = drill(str(RUNBOOK), "--scenario", str(scenario))
+    assert code == 1, output  # not 5 (Forbidden): the drill ran and says what it could not read
+    steps = next(c for c in data["checks"] if c["name"] == "steps")
+    assert steps["status"] == "fail"
+    assert steps["detail"].startswith(
+        "the drill could not read the cluster: cannot read the workloads"
+    )

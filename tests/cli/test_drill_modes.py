@@ -50,6 +50,7 @@ def test_a_tabletop_records_answers_notes_and_approvals(irkit_cli: IrkitProcess)
     data = json.loads((irkit_cli.home / "out" / "drill-report.json").read_text())
     assert data["answers"] == ["isolate the api-server pods", "check the logs"]
     assert data["facilitator"] == [["snapshot", "the snapshot was quick"]]
+    assert data["trend_key"].endswith(":tabletop")  # never compared with simulator timings
 
 
 def test_a_declined_approval_stops_the_run_and_fails_the_drill(irkit_cli: IrkitProcess) -> None:
@@ -134,3 +135,51 @@ def test_the_live_namespace_is_deleted_on_ctrl_c_and_an_existing_one_refused(
         with pytest.raises(UsageError, match=why), sandbox(cluster, name, "x", said.append):
             pass  # pragma: no cover
     assert cluster.get("namespaces", "", "irkit-drill-x2")  # refused, so left alone
+
+
+def test_a_live_runbook_naming_another_namespace_is_refused_by_the_guard(tmp_path: Path) -> None:
+    text = (ROOT / "runbooks" / "compromised-pod.yaml").read_text(encoding="utf-8")
+    hard_coded = tmp_path / "compromised-pod.yaml"
+    hard_coded.write_text(
+        text.replace('namespace: "{{ params.namespace }}"', "namespace: production"),
+        encoding="utf-8",
+    )
+    with SimCluster(BUNDLED, audit_log=tmp_path / "audit.log") as cluster:
+        before = listing(cluster)
+        result = invoke(
+            "drill",
+            str(hard_coded),
+            "--scenario",
+            str(SCENARIO),
+            "--live",
+            "-o",
+            "json",
+            kubeconfig=cluster.kubeconfig_path,
+        )
+        after = listing(cluster)
+    assert result.exit_code == 1, result.output
+    assert after == before  # production untouched: no label, no policy, no scale
+    refused = (
+        "live drill: refusing to create networkpolicies/irkit-quarantine-deployment-api-server "
+        "in namespace production: a live drill writes only in its namespace irkit-drill-"
+    )
+    data: dict[str, Any] = json.loads(result.stdout[result.stdout.find("{\n") :])
+    steps = {c["name"]: c for c in data["checks"]}["steps"]
+    assert steps["status"] == "fail" and refused in steps["detail"]
+
+
+def test_a_scenario_runbook_outside_its_tree_runs_only_when_named(tmp_path: Path) -> None:
+    first, *rest = SCENARIO.read_text(encoding="utf-8").split("\n---\n")
+    outside = tmp_path / "elsewhere" / "rb.yaml"
+    outside.parent.mkdir()
+    outside.write_text((ROOT / "runbooks" / "compromised-pod.yaml").read_text(), encoding="utf-8")
+    moved = first.replace("runbook: ../../runbooks/compromised-pod.yaml", f"runbook: {outside}")
+    assert moved != first
+    scenario = tmp_path / "scenarios" / "s.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text("\n---\n".join([moved, *rest]), encoding="utf-8")
+    refused = invoke("drill", "--scenario", str(scenario), "-o", "json")
+    assert refused.exit_code == 2
+    assert "is outside" in refused.output and "RUNBOOK argument" in refused.output
+    named = invoke("drill", str(outside), "--scenario", str(scenario), "-o", "json")
+    assert named.exit_code in (0, 1), named.output

@@ -71,6 +71,31 @@ def plain_isolate(doc: dict[str, Any]) -> None:
             step["with"].pop("strict", None)
 
 
+def isolate_frontend(doc: dict[str, Any]) -> None:
+    """Isolate the wrong workload, and no pod quarantine: every isolate ends ok, none on the
+    compromised pods."""
+    doc["steps"] = [s for s in _steps(doc) if s["id"] != "quarantine_pod"]
+    for step in _steps(doc):
+        if step["id"] == "isolate":
+            step["with"]["target"] = "deployment/frontend"
+
+
+def scale_instead_of_isolate(doc: dict[str, Any]) -> None:
+    """No isolate: the compromised pod's workload scaled to 0, so the pod is gone, unverified."""
+    drop_steps("isolate")(doc)
+    stop = {
+        "id": "stop",
+        "action": "scale",
+        "with": {
+            "namespace": "{{ params.namespace }}",
+            "target": "deployment/checkout",
+            "replicas": 0,
+            "force": True,
+        },
+    }
+    doc["steps"].insert(len(doc["steps"]) - 1, stop)
+
+
 BROKEN = [
     # (scenario, runbook, what is broken, the check that must fail, words its detail holds)
     ("overlapping-allow", "suspicious-egress", plain_isolate, "contained", "allow-app-traffic"),
@@ -83,11 +108,21 @@ BROKEN = [
     ),
     # notify quotes the collect step's outputs, so it goes too
     ("suspicious-shell", "suspicious-shell", drop_steps("collect", "notify"), "evidence", ""),
+    ("compromised-pod", "compromised-pod", isolate_frontend, "contain_time", "frontend"),
+    (
+        "suspicious-shell",
+        "suspicious-shell",
+        scale_instead_of_isolate,
+        "contained",
+        "no longer exists: containment could not be verified",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("scenario", "runbook", "edit", "check", "words"), BROKEN, ids=[b[0] for b in BROKEN]
+    ("scenario", "runbook", "edit", "check", "words"),
+    BROKEN,
+    ids=[f"{b[0]}-{getattr(b[2], '__name__', 'edit')}" for b in BROKEN],
 )
 def test_a_broken_runbook_fails_the_named_check(
     scenario: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from irkit.errors import ConfigError, UsageError
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLE = ROOT / "examples" / "scenarios" / "compromised-pod.yaml"
 PREVIOUS = "logs/api-server-x/api.previous.log"
+ISOLATED = {"pods": ["api-server-x"], "namespace": "production"}
 
 
 def spec(**expect: Any) -> DrillSpec:
@@ -49,13 +51,13 @@ def good() -> Facts:
         route="",
         run_status="completed",
         steps=[
-            StepFact("isolate", "isolate", "ok", 1.5, "production/deployment/api-server"),
+            StepFact("isolate", "isolate", "ok", 1.5, "production/deployment/api-server", ISOLATED),
             StepFact("collect", "collect", "ok", 3.0, "", {"tarball": "/x.tar.gz"}),
             StepFact("scale_down", "scale", "ok", 3.2, "production/deployment/api-server"),
         ],
         evidence={PREVIOUS: "[xmrig] new job", "audit/events.jsonl": '{"name":"api-server-x"}'},
         compromised=["api-server-x"],
-        running=[],
+        running=["api-server-x"],
         open_paths=[],
         replicas={"deployment/api-server": 0},
         undo=UndoFact(replicas={"deployment/api-server": (3, 3)}),
@@ -81,7 +83,7 @@ def test_times_are_measured_to_the_first_isolate_ending_ok_and_held_to_the_budge
         good(),
         steps=[
             StepFact("isolate", "isolate", "partial", 1.0, "production/deployment/api-server"),
-            StepFact("quarantine", "isolate", "ok", 40.0, "production/pod/api-server-x"),
+            StepFact("quarantine", "isolate", "ok", 40.0, "production/pod/api-server-x", ISOLATED),
             StepFact("collect", "collect", "partial", 130.0, "", {"tarball": "/x.tar.gz"}),
         ],
     )
@@ -95,7 +97,9 @@ def test_times_are_measured_to_the_first_isolate_ending_ok_and_held_to_the_budge
 
 
 def test_a_tabletop_shows_its_times_without_judging_them() -> None:
-    facts = replace(good(), tabletop=True, steps=[StepFact("isolate", "isolate", "ok", 95.0)])
+    facts = replace(
+        good(), tabletop=True, steps=[StepFact("isolate", "isolate", "ok", 95.0, "", ISOLATED)]
+    )
     check = by_name(facts)["contain_time"]
     assert (check.status, check.value, check.seconds) == ("skip", "95.00 s", 95.0)
     assert check.detail.startswith("tabletop:")
@@ -278,3 +282,47 @@ def test_a_live_drill_rewrites_namespaces_and_skips_cluster_scoped_manifests() -
         "api-server-live-1"
     )
     assert drill.scenario.manifests[0]["metadata"].get("namespace") != ns  # copies, not edits
+
+
+def test_contain_time_counts_only_an_isolate_of_a_compromised_pod() -> None:
+    wrong = StepFact(
+        "isolate", "isolate", "ok", 1.0, "production/deployment/frontend", {"pods": ["frontend-a"]}
+    )
+    check = by_name(replace(good(), steps=[wrong]))["contain_time"]
+    assert check.status == "fail"
+    assert (
+        check.detail
+        == "no isolate step that ended ok isolated a compromised pod: isolate isolated frontend-a"
+    )
+
+
+def test_a_compromised_pod_gone_is_contained_only_when_the_scenario_says_so() -> None:
+    gone = replace(good(), running=[])
+    check = by_name(gone)["contained"]
+    assert check.status == "fail"
+    assert check.detail == "pod api-server-x no longer exists: containment could not be verified"
+    assert by_name(gone, spec(deleted_is_contained=True))["contained"].status == "pass"
+
+
+def _event(user: str, at: str) -> str:
+    body = {"user": {"username": user}, "objectRef": {"name": "api-server-x"}}
+    return json.dumps(body | {"requestReceivedTimestamp": at})
+
+
+def test_the_audit_item_ignores_the_drills_own_requests_and_those_after_the_alert() -> None:
+    own = _event("sim-admin", "2026-12-04T10:00:00Z")
+    later = _event("system:serviceaccount:production:api-server", "2026-12-04T10:00:05Z")
+    custody = json.dumps({"collector": {"cluster_user": "collector-sa"}})
+    collector = _event("collector-sa", "2026-12-04T09:59:00Z")
+    members = {PREVIOUS: "[xmrig] new job", "custody.json": custody}
+    facts = replace(
+        good(),
+        own_users=("sim-admin",),
+        alert_at="2026-12-04T10:00:01+00:00",
+        evidence=members | {"audit/events.jsonl": "\n".join([own, later, collector])},
+    )
+    check = by_name(facts)["evidence"]
+    assert (check.status, check.detail) == ("fail", "missing: audit events of the pods")
+    before = _event("system:serviceaccount:production:api-server", "2026-12-04T09:59:30Z")
+    seen = replace(facts, evidence=members | {"audit/events.jsonl": "\n".join([own, before])})
+    assert by_name(seen)["evidence"].status == "pass"
